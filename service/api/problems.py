@@ -1,0 +1,131 @@
+"""Every error leaves as ``application/problem+json`` (RFC 9457); never a 500 for bad input."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.api.etag import NotModified
+from service.errors import (
+    BadRequest,
+    Conflict,
+    ServiceError,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger("meridian.errors")
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+
+def problem_response(error: ServiceError, request: Request) -> ProblemResponse:
+    return ProblemResponse(
+        error.problem(instance=request.url.path), status_code=error.status, headers=error.headers
+    )
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    return problem_response(exc, request)
+
+
+def _clean(error: dict[str, Any]) -> dict[str, Any]:
+    # The offending input is left out: it may be huge or hold a secret.
+    return {"loc": list(error.get("loc", ())), "msg": error.get("msg"), "type": error.get("type")}
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_clean(e) for e in exc.errors()]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problem_response(BadRequest("The body is not valid JSON.", errors=errors), request)
+    summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
+    return problem_response(ValidationFailed(summary, errors=errors), request)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    error = ServiceError(str(exc.detail))
+    error.headers = dict(exc.headers or {})
+    body = error.problem(instance=request.url.path)
+    body.update(
+        status=exc.status_code, title=_reason(exc.status_code), code=f"http_{exc.status_code}"
+    )
+    body["type"] = "about:blank"
+    return ProblemResponse(body, status_code=exc.status_code, headers=error.headers)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    return HTTPStatus(status).phrase
+
+
+async def _integrity_error(request: Request, exc: Exception) -> Response:
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if sqlstate == "23505":
+        error: ServiceError = Conflict("A resource with these unique values already exists.")
+    else:
+        error = ValidationFailed("The change breaks a data constraint (a reference or a bound).")
+    return problem_response(error, request)
+
+
+async def _stale(request: Request, exc: Exception) -> Response:
+    return problem_response(
+        Conflict("The resource was changed by another request; read it again and retry."), request
+    )
+
+
+async def _database_down(request: Request, exc: Exception) -> Response:
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return problem_response(
+        ServiceUnavailable("The database is unavailable; retry shortly."), request
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if sqlstate.startswith(("08", "57P")):
+        return await _database_down(request, exc)
+    if sqlstate.startswith("22"):  # data exception: out of range, bad encoding
+        return problem_response(
+            ValidationFailed("A value is out of the range the store accepts."), request
+        )
+    return await _unexpected(request, exc)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem_response(
+        ServiceError("An unexpected error occurred; it has been logged."), request
+    )
+
+
+async def _not_modified(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotModified)
+    return Response(status_code=304, headers={"ETag": exc.etag})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(StaleDataError, _stale)
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(InterfaceError, _database_down)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(ConnectionError, _database_down)
+    app.add_exception_handler(NotModified, _not_modified)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,45 @@
+"""One session and one transaction per request, committed before the response is sent.
+
+Committing here (not in a dependency's teardown) means a failed commit becomes the
+response, and an idempotency record is stored in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute, APIRouter
+
+from service.api.idempotency import IdempotentReplay, store_response
+
+
+class UnitOfWorkRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run_in_transaction(request: Request) -> Response:
+            async with request.app.state.sessionmaker() as session:
+                request.state.session = session
+                try:
+                    response = await handler(request)
+                except IdempotentReplay as replay:
+                    await session.rollback()
+                    return replay.response
+                except BaseException:
+                    await session.rollback()
+                    raise
+                if response.status_code >= 400:
+                    await session.rollback()
+                    return response
+                await store_response(request, response)
+                await session.commit()
+                return response
+
+        return run_in_transaction
+
+
+def domain_router(**kwargs: Any) -> APIRouter:
+    """A router whose routes each run in one unit of work."""
+    return APIRouter(route_class=UnitOfWorkRoute, **kwargs)

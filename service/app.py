@@ -1,0 +1,112 @@
+"""create_app(): lifespan, middleware, routers, /graphql and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+
+from service import __version__
+from service.api import openapi, problems
+from service.api.idempotency import idempotency_guard
+from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.auth.router import router as api_keys_router
+from service.config import Settings, get_settings
+from service.cycles.router import router as cycles_router
+from service.db import create_engine, create_sessionmaker, resolve_database_url
+from service.errors import ServiceUnavailable
+from service.goals.router import router as goals_router
+from service.graphql.router import graphql_router
+from service.metrics import render
+from service.people.router import router as people_router
+from service.teams.router import router as teams_router
+
+API_DESCRIPTION = """\
+Meridian is an API-first service for OKRs and KPIs.
+
+Authenticate with an API key: `Authorization: Bearer mrd_...`. Errors are RFC 9457
+`application/problem+json`. Lists are cursor-paginated (`limit`, `cursor` → `next_cursor`).
+Reads return an `ETag`; send it as `If-Match` on `PATCH`. Send `Idempotency-Key` on `POST`
+to make retries safe.
+"""
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(database_url or resolve_database_url(settings), settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Meridian",
+        version=__version__,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    openapi.install(app)
+
+    v1 = APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(idempotency_guard)],
+        responses=_problem_responses(),
+    )
+    for router in (api_keys_router, people_router, teams_router, cycles_router, goals_router):
+        v1.include_router(router)
+    app.include_router(v1)
+    app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
+    _operations(app)
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _problem_responses() -> dict[int | str, dict[str, object]]:
+    described = {
+        400: "Malformed request",
+        401: "Missing or invalid API key",
+        403: "The key lacks a scope",
+        404: "Not found (or another organization's)",
+        409: "Conflict",
+        412: "If-Match is stale",
+        413: "Body too large",
+        422: "Invalid input",
+    }
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {code: {"description": text_, "content": content} for code, text_ in described.items()}
+
+
+def _operations(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"], operation_id="healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], operation_id="readyz")
+    async def readyz() -> dict[str, str]:
+        """The database answers; 503 otherwise."""
+        try:
+            async with app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise ServiceUnavailable("The database is not reachable.") from exc
+        return {"status": "ready"}
+
+    @app.get("/metrics", tags=["operations"], operation_id="metrics", response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        body, content_type = render()
+        return Response(body, media_type=content_type)

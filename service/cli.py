@@ -1,0 +1,112 @@
+"""The ``meridian`` console script: serve, migrate, create-org, export-schemas."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from service.config import get_settings
+from service.db import create_engine, create_sessionmaker, resolve_database_url
+from service.logs import configure_logging
+
+logger = logging.getLogger("meridian")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="meridian", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="Migrate, then serve the API (embedded DB if unset).")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-migrate", action="store_true", help="Skip applying migrations.")
+    migrate = commands.add_parser("migrate", help="Apply migrations (to head by default).")
+    migrate.add_argument("--revision", default="head", help="Target revision, e.g. -1 or base.")
+    org = commands.add_parser("create-org", help="Create an organization and an admin key.")
+    org.add_argument("name")
+    export = commands.add_parser(
+        "export-schemas", help="Write openapi/openapi.json and schema.graphql."
+    )
+    export.add_argument("--out", default="openapi", type=Path)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    handlers = {
+        "serve": lambda: _serve(args.host, args.port, migrate=not args.no_migrate),
+        "migrate": lambda: _migrate(args.revision),
+        "create-org": lambda: _create_org(args.name),
+        "export-schemas": lambda: _export(args.out),
+    }
+    return handlers[args.command]()
+
+
+def _migrate(revision: str) -> int:
+    from service.migrate import downgrade, upgrade
+
+    url = resolve_database_url(get_settings())
+    if revision == "head" or not (revision.startswith("-") or revision == "base"):
+        upgrade(url, revision)
+    else:
+        downgrade(url, revision)
+    return 0
+
+
+def _serve(host: str, port: int, *, migrate: bool) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.migrate import upgrade
+
+    settings = get_settings()
+    url = resolve_database_url(settings)
+    if migrate:
+        upgrade(url)
+    logger.info(
+        "serving", extra={"host": host, "port": port, "embedded": not settings.database_url}
+    )
+    uvicorn.run(
+        create_app(settings, database_url=url),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def _create_org(name: str) -> int:
+    from service.auth.service import create_organization
+
+    async def run() -> tuple[str, str]:
+        settings = get_settings()
+        engine = create_engine(resolve_database_url(settings), settings)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                org_id, key = await create_organization(session, name)
+                await session.commit()
+                return str(org_id), key
+        finally:
+            await engine.dispose()
+
+    if not name.strip():
+        print("create-org: the name must not be blank", file=sys.stderr)
+        return 2
+    org_id, key = asyncio.run(run())
+    print(json.dumps({"organization_id": org_id, "api_key": key}))
+    return 0
+
+
+def _export(out: Path) -> int:
+    from service.schemas_export import write_schemas
+
+    for path in write_schemas(out):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pieces every domain shares: schema types, pagination, ETags."""

@@ -1,0 +1,69 @@
+"""Keyset pagination over ``(created_at, id)``: stable under inserts, no OFFSET scans."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Query
+from sqlalchemy import Select, and_, or_
+
+from service.errors import BadRequest
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
+    ] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, cursor=cursor)
+
+
+def encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(ident)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, ident = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created_at), uuid.UUID(ident)
+    except (ValueError, TypeError) as exc:
+        raise BadRequest("The cursor is not one this service issued.") from exc
+
+
+def apply_keyset(stmt: Select[Any], model: Any, page: PageRequest) -> Select[Any]:
+    """Order by ``(created_at, id)`` and start after the cursor; fetch one extra row."""
+    if page.cursor:
+        created_at, ident = decode_cursor(page.cursor)
+        stmt = stmt.where(
+            or_(
+                model.created_at > created_at,
+                and_(model.created_at == created_at, model.id > ident),
+            )
+        )
+    return stmt.order_by(model.created_at, model.id).limit(page.limit + 1)
+
+
+def split_page(rows: list[Any], page: PageRequest) -> tuple[list[Any], str | None]:
+    """Drop the look-ahead row and turn its presence into the next cursor."""
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    last = rows[-1]
+    return rows, encode_cursor(last.created_at, last.id)

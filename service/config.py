@@ -1,0 +1,66 @@
+"""Settings, read once from the environment (prefix ``MERIDIAN_``)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "meridian"
+
+
+class Settings(BaseSettings):
+    """Every knob an operator or integration may turn; each has a safe default."""
+
+    model_config = SettingsConfigDict(env_prefix="MERIDIAN_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MERIDIAN_DATABASE_URL", "DATABASE_URL"),
+        description="External PostgreSQL; unset means the embedded one.",
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    environment: str = "production"
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    db_pool_size: int = Field(default=10, gt=0)
+    db_max_overflow: int = Field(default=10, ge=0)
+    pace_on_track: float = Field(default=0.7, gt=0, le=1)
+    pace_at_risk: float = Field(default=0.5, gt=0, le=1)
+    graphql_max_depth: int = Field(default=10, gt=0)
+    graphql_max_aliases: int = Field(default=15, gt=0)
+    graphql_max_tokens: int = Field(default=2000, gt=0)
+    idempotency_ttl_hours: int = Field(default=24, gt=0)
+    webhook_allowed_networks: str = ""
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    evaluation_interval: float = Field(default=30.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_driver(cls, value: str | None) -> str | None:
+        """Accept the URLs people paste (postgres://, postgresql://) and use asyncpg."""
+        if not value:
+            return None
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("pace_at_risk")
+    @classmethod
+    def _bands_ordered(cls, value: float, info: object) -> float:
+        data = getattr(info, "data", {})
+        if "pace_on_track" in data and value > data["pace_on_track"]:
+            raise ValueError("pace_at_risk must not exceed pace_on_track")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

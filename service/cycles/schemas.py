@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+
+from pydantic import model_validator
+
+from service.common.schemas import InputModel, Name, OutputModel, UtcDateTime
+
+
+class CycleStatus(StrEnum):
+    PLANNING = "planning"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class CycleCreate(InputModel):
+    name: Name
+    start_date: date
+    end_date: date
+    status: CycleStatus = CycleStatus.PLANNING
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CycleCreate:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class CycleUpdate(InputModel):
+    name: Name | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    status: CycleStatus | None = None
+
+
+class CycleRead(OutputModel):
+    id: uuid.UUID
+    name: str
+    start_date: date
+    end_date: date
+    status: CycleStatus
+    created_at: UtcDateTime
+    updated_at: UtcDateTime

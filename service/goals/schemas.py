@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from service.common.schemas import (
+    InputDateTime,
+    InputModel,
+    LongText,
+    OutputModel,
+    Title,
+    UtcDateTime,
+)
+from service.goals.pace import PaceStatus
+from service.goals.progress import KeyResultType
+
+
+class ObjectiveStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    ARCHIVED = "archived"
+
+
+class Outcome(StrEnum):
+    ACHIEVED = "achieved"
+    PARTIAL = "partial"
+    MISSED = "missed"
+    DROPPED = "dropped"
+
+
+class Unit(StrEnum):
+    NUMBER = "number"
+    PERCENT = "percent"
+    CURRENCY = "currency"
+
+
+class CheckInSource(StrEnum):
+    MANUAL = "manual"
+    API = "api"
+    IMPORT = "import"
+    KPI = "kpi"
+
+
+class ProgressRead(OutputModel):
+    """A progress number with everything needed to explain it."""
+
+    value: float = Field(description="Progress clamped to 0..1.")
+    raw: float = Field(description="Unclamped: below 0 when going backwards, above 1 past target.")
+    formula: str
+    inputs: dict[str, Any]
+
+
+class PaceRead(OutputModel):
+    status: PaceStatus
+    expected: float = Field(description="Share of the cycle elapsed (linear expectation).")
+    ratio: float | None = Field(description="progress / expected; null when not started.")
+
+
+class ObjectiveCreate(InputModel):
+    title: Title
+    description: LongText | None = None
+    cycle_id: uuid.UUID
+    owner_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    status: ObjectiveStatus = ObjectiveStatus.DRAFT
+
+
+class ObjectiveUpdate(InputModel):
+    title: Title | None = None
+    description: LongText | None = None
+    cycle_id: uuid.UUID | None = None
+    owner_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    status: ObjectiveStatus | None = None
+    outcome: Outcome | None = None
+    final_score: float | None = Field(default=None, ge=0, le=1)
+
+
+class ObjectiveRead(OutputModel):
+    id: uuid.UUID
+    title: str
+    description: str | None
+    cycle_id: uuid.UUID
+    owner_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    status: ObjectiveStatus
+    outcome: Outcome | None
+    final_score: float | None
+    progress: ProgressRead
+    pace: PaceRead
+    key_result_ids: list[uuid.UUID]
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class KeyResultCreate(InputModel):
+    title: Title
+    description: LongText | None = None
+    type: KeyResultType
+    start: float | None = Field(default=None, description="Baseline for increase/decrease.")
+    target: float | None = Field(default=None, description="Goal value (threshold for stay_*).")
+    lower: float | None = Field(default=None, description="Lower bound of a range.")
+    upper: float | None = Field(default=None, description="Upper bound of a range.")
+    inclusive: bool = Field(default=True, description="Whether bounds count as met.")
+    unit: Unit = Unit.NUMBER
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217.")
+    weight: float = Field(default=1.0, gt=0, le=1000)
+    owner_id: uuid.UUID | None = None
+
+
+class KeyResultUpdate(InputModel):
+    title: Title | None = None
+    description: LongText | None = None
+    type: KeyResultType | None = None
+    start: float | None = None
+    target: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    inclusive: bool | None = None
+    unit: Unit | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    weight: float | None = Field(default=None, gt=0, le=1000)
+    owner_id: uuid.UUID | None = None
+
+
+class KeyResultRead(OutputModel):
+    id: uuid.UUID
+    objective_id: uuid.UUID
+    title: str
+    description: str | None
+    type: KeyResultType
+    start: float | None
+    target: float | None
+    lower: float | None
+    upper: float | None
+    inclusive: bool
+    unit: Unit
+    currency: str | None
+    weight: float
+    owner_id: uuid.UUID | None
+    current: float | None = Field(description="Value of the latest check-in by observed_at.")
+    progress: ProgressRead
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class CheckInCreate(InputModel):
+    value: float
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    note: LongText | None = None
+    observed_at: InputDateTime | None = Field(default=None, description="Defaults to now.")
+    source: CheckInSource = CheckInSource.API
+
+
+class CheckInRead(OutputModel):
+    id: uuid.UUID
+    key_result_id: uuid.UUID
+    value: float
+    confidence: float | None
+    note: str | None
+    source: CheckInSource
+    author: str | None
+    observed_at: UtcDateTime
+    created_at: UtcDateTime
+    value_before: float | None = Field(description="The key result's value before this check-in.")
+    progress_before: float = Field(description="The key result's progress before this check-in.")

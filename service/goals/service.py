@@ -1,0 +1,360 @@
+"""Business rules for objectives, key results and check-ins. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.api.etag import check_if_match
+from service.auth.keys import Principal, Scope
+from service.auth.service import require
+from service.common.pagination import PageRequest, encode_cursor, split_page
+from service.common.repository import get_many_scoped, get_scoped
+from service.errors import NotFound, ValidationFailed
+from service.goals import repository
+from service.goals.explain import definition_of, key_result_progress_of, objective_progress_of
+from service.goals.progress import KeyResultType, definition_problems
+from service.goals.schemas import (
+    CheckInCreate,
+    KeyResultCreate,
+    KeyResultUpdate,
+    ObjectiveCreate,
+    ObjectiveStatus,
+    ObjectiveUpdate,
+    Unit,
+)
+from service.models import CheckIn, Cycle, KeyResult, Objective, Person, Team
+from service.models.base import utcnow
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass
+class ObjectiveView:
+    """An objective with what its progress and pace are computed from."""
+
+    objective: Objective
+    cycle: Cycle
+    key_results: list[KeyResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ObjectiveFilters:
+    cycle_id: uuid.UUID | None = None
+    owner_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    status: ObjectiveStatus | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
+        for name in ("cycle_id", "owner_id", "team_id", "status"):
+            value = getattr(self, name)
+            if value is not None:
+                clauses.append(getattr(Objective, name) == value)
+        return clauses
+
+
+# ---- objectives -----------------------------------------------------------------------
+
+
+async def list_objectives(
+    session: AsyncSession, principal: Principal, filters: ObjectiveFilters, page: PageRequest
+) -> tuple[list[ObjectiveView], str | None]:
+    require(principal, Scope.READ)
+    rows = await repository.list_objectives(
+        session, principal.organization_id, page, filters.clauses()
+    )
+    rows, next_cursor = split_page(rows, page)
+    return await _views(session, principal.organization_id, rows), next_cursor
+
+
+async def get_objective(
+    session: AsyncSession, principal: Principal, objective_id: uuid.UUID
+) -> ObjectiveView:
+    require(principal, Scope.READ)
+    objective = await _objective(session, principal, objective_id)
+    return (await _views(session, principal.organization_id, [objective]))[0]
+
+
+async def create_objective(
+    session: AsyncSession, principal: Principal, data: ObjectiveCreate
+) -> ObjectiveView:
+    require(principal, Scope.WRITE)
+    org = principal.organization_id
+    await _check_references(
+        session, org, data.model_dump(include={"cycle_id", "owner_id", "team_id"})
+    )
+    objective = Objective(organization_id=org, **data.model_dump())
+    await repository.add(session, objective)
+    return (await _views(session, org, [objective]))[0]
+
+
+async def update_objective(
+    session: AsyncSession,
+    principal: Principal,
+    objective_id: uuid.UUID,
+    data: ObjectiveUpdate,
+    if_match: str | None = None,
+) -> ObjectiveView:
+    require(principal, Scope.WRITE)
+    org = principal.organization_id
+    objective = await _objective(session, principal, objective_id, for_update=True)
+    check_if_match(if_match, objective)
+    changes = data.model_dump(exclude_unset=True)
+    _refuse_nulls(changes, ("title", "cycle_id", "status"))
+    await _check_references(session, org, changes)
+    status = changes.get("status", objective.status)
+    if ("outcome" in changes or "final_score" in changes) and status not in ("closed", "archived"):
+        raise ValidationFailed.on("outcome", "`outcome` and `final_score` are set when closing.")
+    if status == "closed" and objective.status != "closed" and "final_score" not in changes:
+        changes["final_score"] = round(objective.progress_value, 4)
+    for name, value in changes.items():
+        setattr(objective, name, value)
+    await session.flush()
+    return (await _views(session, org, [objective]))[0]
+
+
+async def delete_objective(
+    session: AsyncSession, principal: Principal, objective_id: uuid.UUID
+) -> None:
+    require(principal, Scope.WRITE)
+    objective = await _objective(session, principal, objective_id, for_update=True)
+    await repository.remove(session, objective)
+
+
+# ---- key results ----------------------------------------------------------------------
+
+
+async def list_key_results(
+    session: AsyncSession, principal: Principal, objective_id: uuid.UUID
+) -> list[KeyResult]:
+    require(principal, Scope.READ)
+    await _objective(session, principal, objective_id)
+    return await repository.key_results_of(session, principal.organization_id, [objective_id])
+
+
+async def get_key_result(
+    session: AsyncSession, principal: Principal, key_result_id: uuid.UUID
+) -> KeyResult:
+    require(principal, Scope.READ)
+    return await _key_result(session, principal, key_result_id)
+
+
+async def create_key_result(
+    session: AsyncSession, principal: Principal, objective_id: uuid.UUID, data: KeyResultCreate
+) -> KeyResult:
+    require(principal, Scope.WRITE)
+    org = principal.organization_id
+    objective = await _objective(session, principal, objective_id, for_update=True)
+    await _check_references(session, org, {"owner_id": data.owner_id})
+    kr = KeyResult(organization_id=org, objective_id=objective.id, **data.model_dump())
+    _validate_definition(kr)
+    _refresh_key_result_progress(kr)
+    await repository.add(session, kr)
+    await _refresh_objective_progress(session, objective)
+    return kr
+
+
+async def update_key_result(
+    session: AsyncSession,
+    principal: Principal,
+    key_result_id: uuid.UUID,
+    data: KeyResultUpdate,
+    if_match: str | None = None,
+) -> KeyResult:
+    require(principal, Scope.WRITE)
+    kr = await _key_result(session, principal, key_result_id)
+    objective = await _objective(session, principal, kr.objective_id, for_update=True)
+    kr = await _key_result(session, principal, key_result_id, for_update=True)
+    check_if_match(if_match, kr)
+    changes = data.model_dump(exclude_unset=True)
+    _refuse_nulls(changes, ("title", "type", "inclusive", "unit", "weight"))
+    await _check_references(session, principal.organization_id, changes)
+    for name, value in changes.items():
+        setattr(kr, name, value)
+    _validate_definition(kr)
+    _refresh_key_result_progress(kr)
+    await session.flush()
+    await _refresh_objective_progress(session, objective)
+    return kr
+
+
+async def delete_key_result(
+    session: AsyncSession, principal: Principal, key_result_id: uuid.UUID
+) -> None:
+    require(principal, Scope.WRITE)
+    kr = await _key_result(session, principal, key_result_id)
+    objective = await _objective(session, principal, kr.objective_id, for_update=True)
+    await repository.remove(session, kr)
+    await _refresh_objective_progress(session, objective)
+
+
+# ---- check-ins ------------------------------------------------------------------------
+
+
+async def record_check_in(
+    session: AsyncSession, principal: Principal, key_result_id: uuid.UUID, data: CheckInCreate
+) -> CheckIn:
+    """Store a check-in; the key result follows its latest observation, late ones included."""
+    require(principal, Scope.WRITE)
+    org = principal.organization_id
+    kr = await _key_result(session, principal, key_result_id)
+    # Lock order objective -> key result, the same everywhere, so check-ins cannot deadlock.
+    objective = await _objective(session, principal, kr.objective_id, for_update=True)
+    kr = await _key_result(session, principal, key_result_id, for_update=True)
+    now = utcnow()
+    observed_at = data.observed_at or now
+    if observed_at > now + CLOCK_SKEW:
+        raise ValidationFailed.on("observed_at", "`observed_at` is in the future.")
+    if kr.type == KeyResultType.MILESTONE and data.value not in (0, 1):
+        raise ValidationFailed.on("value", "A milestone is checked in as 1 (done) or 0 (not done).")
+    check_in = CheckIn(
+        organization_id=org,
+        key_result_id=kr.id,
+        value=data.value,
+        confidence=data.confidence,
+        note=data.note,
+        source=data.source,
+        author=principal.key_name,
+        observed_at=observed_at,
+        value_before=kr.current,
+        progress_before=kr.progress_value,
+    )
+    await repository.add(session, check_in)
+    latest = await repository.latest_check_in(session, org, kr.id)
+    assert latest is not None
+    kr.current = latest.value
+    kr.last_check_in_at = latest.observed_at
+    _refresh_key_result_progress(kr)
+    objective.last_check_in_at = max(filter(None, [objective.last_check_in_at, observed_at]))
+    await session.flush()
+    await _refresh_objective_progress(session, objective)
+    return check_in
+
+
+async def list_check_ins(
+    session: AsyncSession, principal: Principal, key_result_id: uuid.UUID, page: PageRequest
+) -> tuple[list[CheckIn], str | None]:
+    require(principal, Scope.READ)
+    await _key_result(session, principal, key_result_id)
+    rows = await repository.list_check_ins(session, principal.organization_id, key_result_id, page)
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, encode_cursor(rows[-1].observed_at, rows[-1].id)
+
+
+# ---- helpers --------------------------------------------------------------------------
+
+
+async def _objective(
+    session: AsyncSession, principal: Principal, ident: uuid.UUID, *, for_update: bool = False
+) -> Objective:
+    row = await get_scoped(
+        session, Objective, principal.organization_id, ident, for_update=for_update
+    )
+    if row is None:
+        raise NotFound.of("Objective", ident)
+    return row
+
+
+async def _key_result(
+    session: AsyncSession, principal: Principal, ident: uuid.UUID, *, for_update: bool = False
+) -> KeyResult:
+    row = await get_scoped(
+        session, KeyResult, principal.organization_id, ident, for_update=for_update
+    )
+    if row is None:
+        raise NotFound.of("Key result", ident)
+    return row
+
+
+async def _views(
+    session: AsyncSession, org: uuid.UUID, objectives: Sequence[Objective]
+) -> list[ObjectiveView]:
+    """Attach cycles and key results with two queries, however many objectives."""
+    cycles = {
+        c.id: c
+        for c in await get_many_scoped(session, Cycle, org, list({o.cycle_id for o in objectives}))
+    }
+    krs = await repository.key_results_of(session, org, [o.id for o in objectives])
+    views = {o.id: ObjectiveView(o, cycles[o.cycle_id]) for o in objectives}
+    for kr in krs:
+        views[kr.objective_id].key_results.append(kr)
+    return list(views.values())
+
+
+_REFERENCES: dict[str, tuple[type[Any], str]] = {
+    "cycle_id": (Cycle, "cycle"),
+    "owner_id": (Person, "person"),
+    "team_id": (Team, "team"),
+}
+
+
+async def _check_references(session: AsyncSession, org: uuid.UUID, values: dict[str, Any]) -> None:
+    """Referenced rows must exist in the caller's organization (and owners be active)."""
+    for name, (model, kind) in _REFERENCES.items():
+        ident = values.get(name)
+        if ident is None:
+            continue
+        row = await get_scoped(session, model, org, ident)
+        if row is None:
+            raise ValidationFailed.on(name, f"There is no {kind} {ident}.")
+        if model is Person and not row.active:
+            raise ValidationFailed.on(name, f"Person {ident} is inactive and cannot own goals.")
+
+
+def _refuse_nulls(changes: dict[str, Any], required: Sequence[str]) -> None:
+    for name in required:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
+
+
+def _validate_definition(kr: KeyResult) -> None:
+    problems = definition_problems(definition_of(kr))
+    if kr.unit == Unit.CURRENCY and not kr.currency:
+        problems.append(("currency", "`currency` (ISO 4217) is required when `unit` is currency."))
+    if kr.unit != Unit.CURRENCY and kr.currency:
+        problems.append(("currency", "`currency` is only for `unit: currency`."))
+    if problems:
+        raise ValidationFailed(
+            "; ".join(message for _, message in problems),
+            errors=[{"loc": ["body", name], "msg": message} for name, message in problems],
+        )
+
+
+def _refresh_key_result_progress(kr: KeyResult) -> None:
+    progress = key_result_progress_of(kr)
+    kr.progress_value, kr.progress_raw = progress.value, progress.raw
+
+
+async def _refresh_objective_progress(session: AsyncSession, objective: Objective) -> None:
+    krs = await repository.key_results_of(session, objective.organization_id, [objective.id])
+    progress = objective_progress_of(krs)
+    if (objective.progress_value, objective.progress_raw) != (progress.value, progress.raw):
+        objective.progress_value, objective.progress_raw = progress.value, progress.raw
+        await session.flush()
+
+
+def progress_explanation(kr_or_view: KeyResult | ObjectiveView) -> dict[str, Any]:
+    """Progress as the API shows it: value, raw, formula and inputs."""
+    if isinstance(kr_or_view, ObjectiveView):
+        progress = objective_progress_of(kr_or_view.key_results)
+    else:
+        progress = key_result_progress_of(kr_or_view)
+    return {
+        "value": progress.value,
+        "raw": progress.raw,
+        "formula": progress.formula,
+        "inputs": progress.inputs,
+    }
+
+
+def now() -> datetime:
+    return utcnow()

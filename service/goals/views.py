@@ -1,0 +1,46 @@
+"""Rows to REST representations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.goals.explain import objective_pace_of
+from service.goals.schemas import (
+    CheckInRead,
+    KeyResultRead,
+    ObjectiveRead,
+    PaceRead,
+    ProgressRead,
+)
+from service.goals.service import ObjectiveView, progress_explanation
+from service.models import CheckIn, KeyResult
+
+
+def objective_read(view: ObjectiveView, now: datetime) -> ObjectiveRead:
+    o = view.objective
+    pace = objective_pace_of(o, view.cycle, now)
+    return ObjectiveRead(
+        id=o.id,
+        title=o.title,
+        description=o.description,
+        cycle_id=o.cycle_id,
+        owner_id=o.owner_id,
+        team_id=o.team_id,
+        status=o.status,
+        outcome=o.outcome,
+        final_score=o.final_score,
+        progress=ProgressRead(**progress_explanation(view)),
+        pace=PaceRead(status=pace.status, expected=pace.expected, ratio=pace.ratio),
+        key_result_ids=[kr.id for kr in view.key_results],
+        created_at=o.created_at,
+        updated_at=o.updated_at,
+    )
+
+
+def key_result_read(kr: KeyResult) -> KeyResultRead:
+    fields = {name: getattr(kr, name) for name in KeyResultRead.model_fields if name != "progress"}
+    return KeyResultRead(**fields, progress=ProgressRead(**progress_explanation(kr)))
+
+
+def check_in_read(check_in: CheckIn) -> CheckInRead:
+    return CheckInRead.model_validate(check_in)

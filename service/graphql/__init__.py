@@ -1,0 +1,1 @@
+"""GraphQL at /graphql: schema assembly, per-request context and DataLoaders."""

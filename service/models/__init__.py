@@ -1,0 +1,23 @@
+"""Every ORM table. Import from here so Alembic sees the whole metadata."""
+
+from service.models.api_keys import ApiKey
+from service.models.base import Base
+from service.models.cycles import Cycle
+from service.models.goals import CheckIn, KeyResult, Objective
+from service.models.idempotency import IdempotencyRecord
+from service.models.organizations import Organization
+from service.models.people import Person, Team, TeamMember
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "CheckIn",
+    "Cycle",
+    "IdempotencyRecord",
+    "KeyResult",
+    "Objective",
+    "Organization",
+    "Person",
+    "Team",
+    "TeamMember",
+]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.models.base import Base, TenantMixin, VersionedMixin
+
+
+class Person(TenantMixin, VersionedMixin, Base):
+    """An owner of goals and KPIs. Never deleted: deactivated people keep their history."""
+
+    __tablename__ = "people"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "external_id"),
+        Index(
+            "uq_people_organization_id_user_name",
+            "organization_id",
+            text("lower(user_name)"),
+            unique=True,
+        ),
+    )
+
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    user_name: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    title: Mapped[str | None] = mapped_column(String(200))
+    manager_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+
+
+class Team(TenantMixin, VersionedMixin, Base):
+    """A group of people; teams nest through ``parent_id``."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("organization_id", "external_id"),)
+
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(10_000))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="RESTRICT"), index=True
+    )
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

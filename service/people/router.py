@@ -1,0 +1,80 @@
+"""REST for people."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Query, Request, Response, status
+
+from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.etag import IfMatch, etag_of, set_etag
+from service.api.uow import domain_router
+from service.common.schemas import Page
+from service.people import service
+from service.people.schemas import PersonCreate, PersonRead, PersonUpdate
+
+router = domain_router(tags=["people"])
+
+
+@router.get("/people", operation_id="listPeople")
+async def list_people(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    active: Annotated[bool | None, Query()] = None,
+) -> Page[PersonRead]:
+    """List people, oldest first; `active=true` hides deactivated ones."""
+    rows, next_cursor = await service.list_people(session, principal, page, active)
+    return Page(items=[PersonRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("/people", status_code=status.HTTP_201_CREATED, operation_id="createPerson")
+async def create_person(
+    session: SessionDep, principal: PrincipalDep, body: PersonCreate, response: Response
+) -> PersonRead:
+    """Create a person; `user_name` and `external_id` are unique in the organization."""
+    person = await service.create_person(session, principal, body)
+    response.headers["Location"] = f"/v1/people/{person.id}"
+    response.headers["ETag"] = etag_of(person)
+    return PersonRead.model_validate(person)
+
+
+@router.get("/people/{person_id}", operation_id="getPerson")
+async def get_person(
+    session: SessionDep,
+    principal: PrincipalDep,
+    person_id: uuid.UUID,
+    request: Request,
+    response: Response,
+) -> PersonRead:
+    """One person."""
+    person = await service.get_person(session, principal, person_id)
+    set_etag(response, request, person)
+    return PersonRead.model_validate(person)
+
+
+@router.patch("/people/{person_id}", operation_id="updatePerson")
+async def update_person(
+    session: SessionDep,
+    principal: PrincipalDep,
+    person_id: uuid.UUID,
+    body: PersonUpdate,
+    if_match: IfMatch,
+    request: Request,
+    response: Response,
+) -> PersonRead:
+    """Change a person; a manager loop is refused with 409."""
+    person = await service.update_person(session, principal, person_id, body, if_match)
+    set_etag(response, request, person)
+    return PersonRead.model_validate(person)
+
+
+@router.delete(
+    "/people/{person_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deactivatePerson"
+)
+async def deactivate_person(
+    session: SessionDep, principal: PrincipalDep, person_id: uuid.UUID
+) -> None:
+    """Deactivate a person. People are never deleted: their history stays."""
+    await service.deactivate_person(session, principal, person_id)

@@ -1,0 +1,135 @@
+"""Fixtures: a real PostgreSQL, a fresh migrated database per test, httpx against the app."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from service.app import create_app
+from service.auth.service import create_organization
+from service.config import Settings
+from tests.database import DatabaseServer, start_server
+
+
+@pytest.fixture(scope="session")
+async def database_server() -> AsyncIterator[DatabaseServer]:
+    server = start_server()
+    await server.create_template()
+    yield server
+
+
+@pytest.fixture
+async def database_url(database_server: DatabaseServer) -> AsyncIterator[str]:
+    name = await database_server.create_database()
+    yield database_server.url_for(name)
+    await database_server.drop_database(name)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, environment="test")
+
+
+@pytest.fixture
+async def app(settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, database_url=database_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://meridian.test") as http:
+        yield http
+
+
+@dataclass
+class Tenant:
+    """An organization with an admin key, and a client that sends it."""
+
+    organization_id: uuid.UUID
+    key: str
+    http: httpx.AsyncClient
+    created: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.http.request(method, url, headers=headers, **kwargs)
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", url, **kwargs)
+
+    async def create(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST and insist on 201; returns the created resource."""
+        response = await self.post(url, json=body)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def key_with(self, *scopes: str) -> Tenant:
+        """Another key of this organization with only these scopes."""
+        created = await self.create(
+            "/v1/api-keys", {"name": f"{'+'.join(scopes)}", "scopes": list(scopes)}
+        )
+        return Tenant(self.organization_id, created["key"], self.http)
+
+
+async def new_tenant(app: FastAPI, http: httpx.AsyncClient, name: str) -> Tenant:
+    async with app.state.sessionmaker() as session:
+        org_id, key = await create_organization(session, name)
+        await session.commit()
+    return Tenant(org_id, key, http)
+
+
+@pytest.fixture
+async def tenant(app: FastAPI, client: httpx.AsyncClient) -> Tenant:
+    return await new_tenant(app, client, "Acme")
+
+
+@pytest.fixture
+async def other_tenant(app: FastAPI, client: httpx.AsyncClient) -> Tenant:
+    return await new_tenant(app, client, "Globex")
+
+
+@pytest.fixture
+async def cycle(tenant: Tenant) -> dict[str, Any]:
+    """An active cycle from 2026-10-01 to 2026-12-31."""
+    return await tenant.create(
+        "/v1/cycles",
+        {
+            "name": "2026-Q4",
+            "start_date": "2026-10-01",
+            "end_date": "2026-12-31",
+            "status": "active",
+        },
+    )
+
+
+@pytest.fixture
+async def objective(tenant: Tenant, cycle: dict[str, Any]) -> dict[str, Any]:
+    return await tenant.create(
+        "/v1/objectives", {"title": "Delight customers", "cycle_id": cycle["id"]}
+    )
