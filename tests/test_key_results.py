@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -344,7 +344,7 @@ async def test_observed_at_with_offset_is_normalised_to_utc(
 ) -> None:
     kr = await add_kr(tenant, objective)
     moment = (datetime.now(UTC) - timedelta(hours=5)).replace(microsecond=0)
-    local = moment.astimezone(__import__("datetime").timezone(timedelta(hours=2)))
+    local = moment.astimezone(timezone(timedelta(hours=2)))
     made = await check_in(tenant, kr, 1, observed_at=local.isoformat())
     assert made["observed_at"] == iso(moment)
 
