@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     for router in (api_keys_router, people_router, teams_router, cycles_router, goals_router):
         v1.include_router(router)
     app.include_router(v1)
-    app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
+    app.include_router(graphql_router(settings), prefix="/graphql", include_in_schema=False)
     _operations(app)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -1,22 +1,30 @@
-"""The /graphql route (placeholder until the schema lands)."""
+"""The /graphql route: Strawberry over the same services as REST, one unit of work per request.
+
+The router uses ``UnitOfWorkRoute``, so ``request.state.session`` exists when the context
+getter runs and the transaction commits before the response. Authentication happens in the
+context getter's FastAPI dependencies: no key, or a bad one, is a 401 problem like REST.
+See ``service.graphql.context`` for the concurrency policy (one session, one lock).
+"""
 
 from __future__ import annotations
 
-import strawberry
 from strawberry.fastapi import GraphQLRouter
 
+from service.api.uow import UnitOfWorkRoute
+from service.config import Settings, get_settings
+from service.graphql.context import Context, get_context
+from service.graphql.schema import build_schema
 
-@strawberry.type
-class Query:
-    @strawberry.field(description="The service version.")
-    def version(self) -> str:
-        from service import __version__
-
-        return __version__
-
-
-schema = strawberry.Schema(query=Query)
+schema = build_schema(get_settings())
+"""The schema with the environment's limits; its SDL is committed as openapi/schema.graphql."""
 
 
-def graphql_router() -> GraphQLRouter[object, None]:
-    return GraphQLRouter(schema)
+def graphql_router(settings: Settings | None = None) -> GraphQLRouter[Context, None]:
+    app_schema = schema if settings is None else build_schema(settings)
+    return GraphQLRouter(
+        app_schema,
+        context_getter=get_context,
+        route_class=UnitOfWorkRoute,
+        graphql_ide=None,
+        subscription_protocols=(),
+    )

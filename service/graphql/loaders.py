@@ -1,0 +1,90 @@
+"""DataLoaders, built per request by the context; every batch runs under the request lock.
+
+Each loader turns the keys collected in one tick into one repository call, so a nested
+query costs a fixed number of statements however many rows it returns. Rows are always
+scoped to the caller's organization: another tenant's id loads as ``None``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from asyncio import Lock
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from service.auth.keys import Principal, Scope
+from service.auth.service import require
+from service.common.repository import get_many_scoped
+from service.goals import repository as goals_repository
+from service.models import CheckIn, Cycle, KeyResult, Objective, Person, Team
+from service.teams import repository as teams_repository
+
+M = TypeVar("M", Cycle, Objective, KeyResult, Person, Team)
+R = TypeVar("R")
+
+CheckInKey = tuple[uuid.UUID, int]
+"""``(key_result_id, first)``: the newest ``first`` check-ins of a key result."""
+
+
+class Loaders:
+    def __init__(self, session: AsyncSession, principal: Principal, lock: Lock) -> None:
+        self._session = session
+        self._principal = principal
+        self._lock = lock
+        self.cycle = self._by_id(Cycle)
+        self.objective = self._by_id(Objective)
+        self.key_result = self._by_id(KeyResult)
+        self.person = self._by_id(Person)
+        self.team = self._by_id(Team)
+        self.key_results_by_objective = DataLoader[uuid.UUID, list[KeyResult]](self._key_results)
+        self.check_ins_by_key_result = DataLoader[CheckInKey, list[CheckIn]](self._check_ins)
+        self.members_by_team = DataLoader[uuid.UUID, list[Person]](self._members)
+
+    def clear_all(self) -> None:
+        """Forget cached rows, e.g. after a mutation changed them."""
+        for loader in vars(self).values():
+            if isinstance(loader, DataLoader):
+                loader.clear_all()
+
+    async def _locked(self, query: Callable[..., Awaitable[R]], *args: Any) -> R:
+        require(self._principal, Scope.READ)
+        async with self._lock:
+            return await query(self._session, self._principal.organization_id, *args)
+
+    def _by_id(self, model: type[M]) -> DataLoader[uuid.UUID, M | None]:
+        async def load(ids: list[uuid.UUID]) -> Sequence[M | None]:
+            rows: list[M] = await self._locked(_get_many, model, ids)
+            found = {row.id: row for row in rows}
+            return [found.get(ident) for ident in ids]
+
+        return DataLoader(load)
+
+    async def _key_results(self, ids: list[uuid.UUID]) -> Sequence[list[KeyResult]]:
+        rows = await self._locked(goals_repository.key_results_of, ids)
+        grouped: dict[uuid.UUID, list[KeyResult]] = defaultdict(list)
+        for row in rows:
+            grouped[row.objective_id].append(row)
+        return [grouped[ident] for ident in ids]
+
+    async def _check_ins(self, keys: list[CheckInKey]) -> Sequence[list[CheckIn]]:
+        # One statement per distinct `first` in the document (usually exactly one).
+        grouped: dict[CheckInKey, list[CheckIn]] = defaultdict(list)
+        for first in sorted({first for _, first in keys}):
+            ids = [ident for ident, f in keys if f == first]
+            for row in await self._locked(goals_repository.check_ins_of, ids, first):
+                grouped[(row.key_result_id, first)].append(row)
+        return [grouped[key] for key in keys]
+
+    async def _members(self, ids: list[uuid.UUID]) -> Sequence[list[Person]]:
+        members = await self._locked(teams_repository.members_of, ids)
+        return [members[ident] for ident in ids]
+
+
+async def _get_many(
+    session: AsyncSession, organization_id: uuid.UUID, model: type[M], ids: list[uuid.UUID]
+) -> list[M]:
+    return await get_many_scoped(session, model, organization_id, ids)

@@ -1,0 +1,54 @@
+"""Schema assembly: the root types of every domain and the per-request limits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.schema.types.base_scalars import UUIDDefinition
+
+from service.config import Settings
+from service.cycles.graphql import CycleQuery
+from service.goals.graphql import GoalQuery
+from service.goals.graphql_mutations import GoalMutation
+from service.graphql.errors import ErrorCodes
+from service.people.graphql import PersonQuery
+from service.teams.graphql import TeamQuery
+
+UUID_SCALAR = replace(
+    UUIDDefinition, description="An RFC 9562 UUID, e.g. `0b6f2c3e-5a1d-4c1e-9a43-2f1c9d7e8b10`."
+)
+
+
+@strawberry.type(description="Read objectives, key results, cycles, people and teams.")
+class Query(GoalQuery, CycleQuery, PersonQuery, TeamQuery):
+    pass
+
+
+@strawberry.type(description="Change goals; each result is a payload or a typed error.")
+class Mutation(GoalMutation):
+    pass
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """Extensions are passed as factories so Strawberry builds fresh ones per request."""
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        ErrorCodes,
+    ]
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        scalar_overrides={uuid.UUID: UUID_SCALAR},
+    )
