@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,8 @@ from service.db import create_engine, create_sessionmaker, resolve_database_url
 from service.errors import ServiceUnavailable
 from service.goals.router import router as goals_router
 from service.graphql.router import graphql_router
+from service.kpis.router import router as kpis_router
+from service.kpis.scheduler import run_scheduler
 from service.metrics import render
 from service.people.router import router as people_router
 from service.teams.router import router as teams_router
@@ -42,9 +45,19 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         engine = create_engine(database_url or resolve_database_url(settings), settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        stop = asyncio.Event()
+        background = []
+        if settings.run_background:
+            background.append(
+                asyncio.create_task(
+                    run_scheduler(app.state.sessionmaker, settings.evaluation_interval, stop)
+                )
+            )
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(*background, return_exceptions=True)
             await engine.dispose()
 
     app = FastAPI(
@@ -63,7 +76,15 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         dependencies=[Depends(idempotency_guard)],
         responses=_problem_responses(),
     )
-    for router in (api_keys_router, people_router, teams_router, cycles_router, goals_router):
+    domains = (
+        api_keys_router,
+        people_router,
+        teams_router,
+        cycles_router,
+        goals_router,
+        kpis_router,
+    )
+    for router in domains:
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(graphql_router(settings), prefix="/graphql", include_in_schema=False)

@@ -1,4 +1,4 @@
-"""The ``meridian`` console script: serve, migrate, create-org, export-schemas."""
+"""The ``meridian`` console script: serve, worker, migrate, create-org, export-schemas."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         "export-schemas", help="Write openapi/openapi.json and schema.graphql."
     )
     export.add_argument("--out", default="openapi", type=Path)
+    commands.add_parser("worker", help="Run scheduled alert evaluation (scale out with N).")
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -39,18 +40,16 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": lambda: _migrate(args.revision),
         "create-org": lambda: _create_org(args.name),
         "export-schemas": lambda: _export(args.out),
+        "worker": _worker,
     }
     return handlers[args.command]()
 
 
 def _migrate(revision: str) -> int:
-    from service.migrate import downgrade, upgrade
+    from service.migrate import migrate_to
 
-    url = resolve_database_url(get_settings())
-    if revision == "head" or not (revision.startswith("-") or revision == "base"):
-        upgrade(url, revision)
-    else:
-        downgrade(url, revision)
+    direction = migrate_to(resolve_database_url(get_settings()), revision)
+    logger.info("migrated", extra={"direction": direction, "revision": revision})
     return 0
 
 
@@ -105,6 +104,28 @@ def _export(out: Path) -> int:
 
     for path in write_schemas(out):
         print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _worker() -> int:
+    """Background work without the API: scheduled evaluation until SIGINT or SIGTERM."""
+    import signal
+
+    from service.kpis.scheduler import run_scheduler
+
+    async def run() -> None:
+        settings = get_settings()
+        engine = create_engine(resolve_database_url(settings), settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run_scheduler(create_sessionmaker(engine), settings.evaluation_interval, stop)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
     return 0
 
 

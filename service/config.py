@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     webhook_allowed_networks: str = ""
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
     evaluation_interval: float = Field(default=30.0, gt=0)
+    run_background: bool = Field(
+        default=True, description="Run scheduled evaluation inside `serve` (off for tests)."
+    )
 
     @field_validator("database_url")
     @classmethod

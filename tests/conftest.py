@@ -33,7 +33,7 @@ async def database_url(database_server: DatabaseServer) -> AsyncIterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, environment="test")
+    return Settings(database_url=database_url, environment="test", run_background=False)
 
 
 @pytest.fixture

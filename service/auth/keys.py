@@ -57,6 +57,10 @@ class Principal:
     api_key_id: uuid.UUID
     key_name: str
     scopes: frozenset[Scope]
+    kpi_ids: frozenset[uuid.UUID] | None = None  # ingestion limited to these KPIs
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes
+
+    def may_ingest_into(self, kpi_id: uuid.UUID) -> bool:
+        return self.kpi_ids is None or kpi_id in self.kpi_ids

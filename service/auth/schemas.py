@@ -11,6 +11,9 @@ from service.common.schemas import InputModel, Name, OutputModel, UtcDateTime
 class ApiKeyCreate(InputModel):
     name: Name = Field(description="What the key is for, e.g. `warehouse-sync`.")
     scopes: list[Scope] = Field(min_length=1, max_length=4, description="Granted scopes.")
+    kpi_ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=1000, description="Limit ingestion to these KPIs."
+    )
 
 
 class ApiKeyRead(OutputModel):
@@ -18,6 +21,7 @@ class ApiKeyRead(OutputModel):
     name: str
     prefix: str = Field(description="The first characters of the key, to recognise it.")
     scopes: list[Scope]
+    kpi_ids: list[uuid.UUID] | None
     created_at: UtcDateTime
     last_used_at: UtcDateTime | None
     revoked_at: UtcDateTime | None

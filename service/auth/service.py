@@ -18,8 +18,9 @@ from service.auth.keys import (
 )
 from service.auth.schemas import ApiKeyCreate
 from service.common.pagination import PageRequest, split_page
-from service.errors import Conflict, Forbidden, NotFound, Unauthorized
-from service.models import ApiKey
+from service.common.repository import get_many_scoped
+from service.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from service.models import ApiKey, Kpi
 from service.models.base import utcnow
 
 
@@ -40,6 +41,7 @@ async def authenticate(session: AsyncSession, authorization: str | None) -> Prin
         api_key_id=key.id,
         key_name=key.name,
         scopes=effective_scopes(key.scopes),
+        kpi_ids=frozenset(key.kpi_ids) if key.kpi_ids is not None else None,
     )
 
 
@@ -59,11 +61,20 @@ async def create_api_key(
     session: AsyncSession, principal: Principal, data: ApiKeyCreate
 ) -> tuple[str, ApiKey]:
     require(principal, Scope.ADMIN)
-    return await _new_key(session, principal.organization_id, data.name, data.scopes)
+    if data.kpi_ids is not None:
+        found = await get_many_scoped(session, Kpi, principal.organization_id, data.kpi_ids)
+        missing = set(data.kpi_ids) - {k.id for k in found}
+        if missing:
+            raise ValidationFailed.on("kpi_ids", f"There is no KPI {sorted(map(str, missing))[0]}.")
+    return await _new_key(session, principal.organization_id, data.name, data.scopes, data.kpi_ids)
 
 
 async def _new_key(
-    session: AsyncSession, organization_id: uuid.UUID, name: str, scopes: list[Scope]
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    name: str,
+    scopes: list[Scope],
+    kpi_ids: list[uuid.UUID] | None = None,
 ) -> tuple[str, ApiKey]:
     key = generate_key()
     row = ApiKey(
@@ -72,6 +83,7 @@ async def _new_key(
         prefix=display_prefix(key),
         key_hash=hash_key(key),
         scopes=sorted({str(s) for s in scopes}),
+        kpi_ids=sorted(set(kpi_ids)) if kpi_ids is not None else None,
     )
     return key, await repository.add_api_key(session, row)
 

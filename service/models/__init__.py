@@ -3,21 +3,28 @@
 from service.models.api_keys import ApiKey
 from service.models.base import Base
 from service.models.cycles import Cycle
+from service.models.events import Event
 from service.models.goals import CheckIn, KeyResult, Objective
 from service.models.idempotency import IdempotencyRecord
+from service.models.kpis import AlertRule, AlertState, Kpi, Reading
 from service.models.organizations import Organization
 from service.models.people import Person, Team, TeamMember
 
 __all__ = [
+    "AlertRule",
+    "AlertState",
     "ApiKey",
     "Base",
     "CheckIn",
     "Cycle",
+    "Event",
     "IdempotencyRecord",
     "KeyResult",
+    "Kpi",
     "Objective",
     "Organization",
     "Person",
+    "Reading",
     "Team",
     "TeamMember",
 ]

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, Text
+from sqlalchemy import DateTime, String, Text, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,3 +21,5 @@ class ApiKey(TenantMixin, Base):
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An ingest key may be limited to these KPIs; null means every KPI of the organization.
+    kpi_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid))

@@ -1,0 +1,1 @@
+"""The events outbox: what happened, written in the transaction that made it happen."""

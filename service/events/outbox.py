@@ -1,0 +1,55 @@
+"""Writing events. Called only inside the transaction of the change an event describes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.common.ids import prefixed
+from service.models import Event
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def encode_body(event_type: str, occurred_at: datetime, data: dict[str, Any]) -> bytes:
+    """The exact bytes every delivery of this event will carry (Standard Webhooks shape)."""
+    body = {"type": event_type, "timestamp": _rfc3339(occurred_at), "data": data}
+    return json.dumps(body, separators=(",", ":"), default=_json_default).encode()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return _rfc3339(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+async def record_event(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    event_type: str,
+    occurred_at: datetime,
+    data: dict[str, Any],
+    *,
+    fingerprint: str | None = None,
+    sequence: int | None = None,
+) -> Event:
+    event = Event(
+        id=prefixed("msg"),
+        organization_id=organization_id,
+        type=event_type,
+        occurred_at=occurred_at,
+        body=encode_body(event_type, occurred_at, data),
+        fingerprint=fingerprint,
+        sequence=sequence,
+    )
+    session.add(event)
+    await session.flush()
+    return event

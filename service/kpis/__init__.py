@@ -1,0 +1,1 @@
+"""KPIs, readings ingestion, alert rules and the breach lifecycle."""

@@ -1,0 +1,265 @@
+"""The breach lifecycle: one pure, idempotent transition function per evaluation.
+
+States ``ok | pending | firing | recovering | no_data`` (Grafana's, with Prometheus's
+``for`` and ``keep_firing_for``). The caller holds the series' row lock, passes what the
+window holds, and persists the returned state and events in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from service.kpis.thresholds import Severity, Thresholds, breached_severity, recovers
+
+
+class State(StrEnum):
+    OK = "ok"
+    PENDING = "pending"
+    FIRING = "firing"
+    RECOVERING = "recovering"
+    NO_DATA = "no_data"
+
+
+class OnNoData(StrEnum):
+    NO_DATA = "no_data"
+    KEEP_LAST_STATE = "keep_last_state"
+    ALERTING = "alerting"
+    OK = "ok"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The timing part of a rule (thresholds are separate)."""
+
+    thresholds: Thresholds
+    pending_for: timedelta = timedelta(0)
+    keep_firing_for: timedelta = timedelta(0)
+    no_data_after: timedelta = timedelta(minutes=10)
+    on_no_data: OnNoData = OnNoData.NO_DATA
+    renotify_interval: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class SeriesState:
+    state: State = State.OK
+    severity: Severity | None = None
+    alert_id: str | None = None
+    since: datetime | None = None
+    pending_since: datetime | None = None
+    recovering_since: datetime | None = None
+    started_at: datetime | None = None
+    last_notified_at: datetime | None = None
+    renotify_count: int = 0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the evaluation saw: the window's aggregate (None if too few samples) and
+    whether any reading arrived within ``no_data_after``."""
+
+    value: float | None
+    has_data: bool
+    samples: int = 0
+
+
+@dataclass(frozen=True)
+class Emitted:
+    type: str  # kpi.breached | kpi.recovered | kpi.no_data | kpi.data_resumed
+    reason: str  # new | escalated | deescalated | renotify | no_data | resolved | resumed
+    previous_state: State
+    state: State
+    severity: Severity | None
+    alert_id: str | None
+
+
+@dataclass
+class Outcome:
+    state: SeriesState
+    events: list[Emitted] = field(default_factory=list)
+
+
+def evaluate(
+    policy: Policy, current: SeriesState, seen: Observation, now: datetime, new_alert_id: str
+) -> Outcome:
+    """Next state and the events to emit. Calling it again with the result is a no-op."""
+    out = Outcome(current)
+    if not seen.has_data:
+        return _no_data(policy, out, now, new_alert_id)
+    if out.state.state is State.NO_DATA:
+        _move(out, now, state=State.OK, severity=None, alert_id=None)
+        out.events.append(
+            Emitted("kpi.data_resumed", "resumed", State.NO_DATA, State.OK, None, current.alert_id)
+        )
+    if seen.value is None:  # data exists but not enough samples in the window: no decision
+        return out
+    breached = breached_severity(policy.thresholds, seen.value)
+    if out.state.state in (State.OK, State.PENDING):
+        return _from_quiet(policy, out, breached, now, new_alert_id)
+    return _from_firing(policy, out, breached, seen.value, now)
+
+
+def _from_quiet(
+    policy: Policy, out: Outcome, breached: Severity | None, now: datetime, new_alert_id: str
+) -> Outcome:
+    s = out.state
+    if breached is None:
+        if s.state is State.PENDING:  # one good evaluation resets pending, silently
+            _move(out, now, state=State.OK, severity=None, pending_since=None)
+        return out
+    pending_since = (s.pending_since if s.state is State.PENDING else None) or now
+    if now - pending_since >= policy.pending_for:
+        previous = s.state
+        _move(
+            out,
+            now,
+            state=State.FIRING,
+            severity=breached,
+            alert_id=new_alert_id,
+            pending_since=None,
+            started_at=now,
+            last_notified_at=now,
+            renotify_count=0,
+        )
+        out.events.append(
+            Emitted("kpi.breached", "new", previous, State.FIRING, breached, new_alert_id)
+        )
+    elif s.state is State.OK or s.severity != breached:
+        _move(out, now, state=State.PENDING, severity=breached, pending_since=pending_since)
+    return out
+
+
+def _from_firing(
+    policy: Policy, out: Outcome, breached: Severity | None, value: float, now: datetime
+) -> Outcome:
+    s = out.state
+    assert s.severity is not None
+    t = policy.thresholds
+    if breached is not None:
+        if s.state is State.RECOVERING:  # breach again: back to firing, same episode, no event
+            out.state = replace(s, state=State.FIRING, recovering_since=None)
+            s = out.state
+        if breached is Severity.CRITICAL and s.severity is Severity.WARNING:
+            return _notify(out, now, "escalated", Severity.CRITICAL)
+        if breached is Severity.WARNING and s.severity is Severity.CRITICAL:
+            critical = t.trigger(Severity.CRITICAL)
+            assert critical is not None
+            if recovers(t.operator, value, critical, t.recovery(Severity.CRITICAL)):
+                return _notify(out, now, "deescalated", Severity.WARNING)
+        return _maybe_renotify(policy, out, now)
+    severity = s.severity
+    assert severity is not None
+    trigger = t.trigger(severity)
+    assert trigger is not None
+    if not recovers(t.operator, value, trigger, t.recovery(severity)):
+        if s.state is State.RECOVERING:  # back inside the hysteresis band
+            out.state = replace(s, state=State.FIRING, recovering_since=None)
+        return _maybe_renotify(policy, out, now)
+    if policy.keep_firing_for > timedelta(0):
+        if s.state is State.FIRING:
+            out.state = replace(s, state=State.RECOVERING, recovering_since=now)
+            return out
+        assert s.recovering_since is not None
+        if now - s.recovering_since < policy.keep_firing_for:
+            return out
+    return _resolve(out, now, "resolved")
+
+
+def _no_data(policy: Policy, out: Outcome, now: datetime, new_alert_id: str) -> Outcome:
+    s = out.state
+    if policy.on_no_data is OnNoData.KEEP_LAST_STATE:
+        return out
+    if policy.on_no_data is OnNoData.OK:
+        if s.state in (State.FIRING, State.RECOVERING):
+            return _resolve(out, now, "no_data")
+        if s.state is State.PENDING:
+            _move(out, now, state=State.OK, severity=None, pending_since=None)
+        return out
+    if policy.on_no_data is OnNoData.ALERTING:
+        if s.state in (State.FIRING, State.RECOVERING) and s.severity is Severity.CRITICAL:
+            out.state = replace(s, state=State.FIRING, recovering_since=None)
+            return _maybe_renotify(policy, out, now)
+        if s.state in (State.FIRING, State.RECOVERING):
+            return _notify(out, now, "no_data", Severity.CRITICAL)
+        previous = s.state
+        _move(
+            out,
+            now,
+            state=State.FIRING,
+            severity=Severity.CRITICAL,
+            alert_id=new_alert_id,
+            pending_since=None,
+            started_at=now,
+            last_notified_at=now,
+            renotify_count=0,
+        )
+        out.events.append(
+            Emitted(
+                "kpi.breached", "no_data", previous, State.FIRING, Severity.CRITICAL, new_alert_id
+            )
+        )
+        return out
+    if s.state is State.NO_DATA:
+        return _maybe_renotify(policy, out, now)
+    was = s.state
+    # A no-data episode is its own alert, as Grafana's DatasourceNoData is.
+    _move(
+        out,
+        now,
+        state=State.NO_DATA,
+        severity=None,
+        alert_id=new_alert_id,
+        pending_since=None,
+        recovering_since=None,
+        started_at=now,
+        last_notified_at=now,
+        renotify_count=0,
+    )
+    out.events.append(Emitted("kpi.no_data", "no_data", was, State.NO_DATA, None, new_alert_id))
+    return out
+
+
+def _notify(out: Outcome, now: datetime, reason: str, severity: Severity) -> Outcome:
+    previous = out.state.state
+    _move(out, now, state=State.FIRING, severity=severity, last_notified_at=now, renotify_count=0)
+    out.events.append(
+        Emitted("kpi.breached", reason, previous, State.FIRING, severity, out.state.alert_id)
+    )
+    return out
+
+
+def _resolve(out: Outcome, now: datetime, reason: str) -> Outcome:
+    s = out.state
+    out.events.append(Emitted("kpi.recovered", reason, s.state, State.OK, s.severity, s.alert_id))
+    _move(
+        out,
+        now,
+        state=State.OK,
+        severity=None,
+        alert_id=None,
+        pending_since=None,
+        recovering_since=None,
+        started_at=None,
+        renotify_count=0,
+    )
+    return out
+
+
+def _maybe_renotify(policy: Policy, out: Outcome, now: datetime) -> Outcome:
+    s = out.state
+    interval = policy.renotify_interval
+    if interval is None or s.last_notified_at is None or now - s.last_notified_at < interval:
+        return out
+    out.state = replace(s, last_notified_at=now, renotify_count=s.renotify_count + 1)
+    kind = "kpi.no_data" if s.state is State.NO_DATA else "kpi.breached"
+    out.events.append(Emitted(kind, "renotify", s.state, s.state, s.severity, s.alert_id))
+    return out
+
+
+def _move(out: Outcome, now: datetime, **changes: object) -> None:
+    """Apply a state change; ``since`` moves only when the state itself changes."""
+    new = replace(out.state, **changes)  # type: ignore[arg-type]
+    if new.state is not out.state.state:
+        new = replace(new, since=now)
+    out.state = new

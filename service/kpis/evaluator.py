@@ -1,0 +1,195 @@
+"""Running the pure transition function against the database, under the series row lock.
+
+Ingest and the schedule both come through ``evaluate_rule``: the state row is locked
+(``SELECT ... FOR UPDATE``), the window is read, the transition computed, and the new state
+and its events are written in the caller's transaction. Two evaluators racing therefore
+serialise on the row and the second sees the first's result: each transition is emitted
+once, and ``UNIQUE (fingerprint, sequence)`` on events backs that up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.common.ids import prefixed
+from service.events.outbox import record_event
+from service.kpis import rules_repository
+from service.kpis.durations import format_duration
+from service.kpis.evaluation import (
+    Emitted,
+    Observation,
+    OnNoData,
+    Policy,
+    SeriesState,
+    State,
+    evaluate,
+)
+from service.kpis.thresholds import Severity, Thresholds, build_thresholds, threshold_json
+from service.models import AlertRule, AlertState, Kpi
+
+THRESHOLD_FIELDS = ("warning", "critical", "warning_recovery", "critical_recovery")
+
+
+def thresholds_of(rule: AlertRule) -> Thresholds:
+    return build_thresholds(rule.operator, {name: getattr(rule, name) for name in THRESHOLD_FIELDS})
+
+
+def policy_of(rule: AlertRule) -> Policy:
+    return Policy(
+        thresholds=thresholds_of(rule),
+        pending_for=rule.pending_for,
+        keep_firing_for=rule.keep_firing_for,
+        no_data_after=rule.no_data_after or 2 * rule.window,
+        on_no_data=OnNoData(rule.on_no_data),
+        renotify_interval=rule.renotify_interval,
+    )
+
+
+def series_of(row: AlertState) -> SeriesState:
+    return SeriesState(
+        state=State(row.state),
+        severity=Severity(row.severity) if row.severity else None,
+        alert_id=row.alert_id,
+        since=row.since,
+        pending_since=row.pending_since,
+        recovering_since=row.recovering_since,
+        started_at=row.started_at,
+        last_notified_at=row.last_notified_at,
+        renotify_count=row.renotify_count,
+    )
+
+
+async def evaluate_rule(
+    session: AsyncSession, kpi: Kpi, rule: AlertRule, now: datetime, *, skip_locked: bool = False
+) -> int:
+    """Evaluate one series at ``now``; returns how many events were written."""
+    row = await rules_repository.lock_state(session, rule.id, skip_locked=skip_locked)
+    if row is None:
+        return 0
+    # Decisions never go back in time: a slower evaluator with an older clock is a no-op.
+    if row.last_eval_at is not None and now < row.last_eval_at:
+        return 0
+    policy = policy_of(rule)
+    value, samples = await rules_repository.window_stats(
+        session, kpi.id, now - rule.window, now, rule.aggregation
+    )
+    newest = await rules_repository.newest_observation(session, kpi.id, now)
+    has_data = newest is not None and now - newest <= policy.no_data_after
+    enough = value if samples >= rule.min_samples else None
+    outcome = evaluate(
+        policy, series_of(row), Observation(enough, has_data, samples), now, prefixed("alrt")
+    )
+    _store(row, outcome.state, now, value)
+    for emitted in outcome.events:
+        await _emit(session, kpi, rule, row, emitted, now, value, samples)
+    await session.flush()
+    return len(outcome.events)
+
+
+async def emit_reset(
+    session: AsyncSession, kpi: Kpi, rule: AlertRule, row: AlertState, reason: str, now: datetime
+) -> None:
+    emitted = Emitted(
+        "kpi.recovered",
+        reason,
+        State(row.state),
+        State.OK,
+        Severity(row.severity) if row.severity else None,
+        row.alert_id,
+    )
+    await _emit(session, kpi, rule, row, emitted, now, row.last_value, 0)
+
+
+def _store(row: AlertState, state: SeriesState, now: datetime, value: float | None) -> None:
+    row.state = state.state
+    row.severity = state.severity
+    row.alert_id = state.alert_id
+    row.since = state.since or row.since or now
+    row.pending_since = state.pending_since
+    row.recovering_since = state.recovering_since
+    row.started_at = state.started_at
+    row.last_notified_at = state.last_notified_at
+    row.renotify_count = state.renotify_count
+    row.last_eval_at = now
+    if value is not None:
+        row.last_value = value
+
+
+async def _emit(
+    session: AsyncSession,
+    kpi: Kpi,
+    rule: AlertRule,
+    row: AlertState,
+    emitted: Emitted,
+    now: datetime,
+    value: float | None,
+    samples: int,
+) -> None:
+    row.sequence += 1
+    muted = rule.muted_until is not None and rule.muted_until > now
+    data = _payload(kpi, rule, row, emitted, now, value, samples)
+    if muted:
+        data["suppressed_reason"] = "silence"
+    event = await record_event(
+        session,
+        kpi.organization_id,
+        emitted.type,
+        now,
+        data,
+        fingerprint=row.fingerprint,
+        sequence=row.sequence,
+    )
+    event.suppressed_reason = "silence" if muted else None
+
+
+def _payload(
+    kpi: Kpi,
+    rule: AlertRule,
+    row: AlertState,
+    emitted: Emitted,
+    now: datetime,
+    value: float | None,
+    samples: int,
+) -> dict[str, Any]:
+    threshold = getattr(rule, emitted.severity.value) if emitted.severity else None
+    summary = rule.annotations.get("summary") if rule.annotations else None
+    annotations = dict(rule.annotations or {})
+    annotations.setdefault(
+        "summary",
+        summary or f"{kpi.name}: {emitted.type.split('.')[1].replace('_', ' ')}",
+    )
+    return {
+        "alert_id": emitted.alert_id,
+        "fingerprint": row.fingerprint,
+        "dedup_key": row.fingerprint,
+        "sequence": row.sequence,
+        "notification_reason": emitted.reason,
+        "state": emitted.state.value,
+        "previous_state": emitted.previous_state.value,
+        "severity": emitted.severity.value if emitted.severity else None,
+        "kpi": {"id": str(kpi.id), "key": kpi.key, "name": kpi.name, "unit": kpi.unit},
+        "rule": {
+            "id": str(rule.id),
+            "version": rule.version,
+            "operator": rule.operator,
+            "aggregation": rule.aggregation,
+            "window": format_duration(rule.window),
+            "pending_for": format_duration(rule.pending_for),
+            "keep_firing_for": format_duration(rule.keep_firing_for),
+            "thresholds": {name: threshold_json(getattr(rule, name)) for name in THRESHOLD_FIELDS},
+        },
+        "evaluation": {
+            "value": value,
+            "threshold": threshold,
+            "window_start": now - rule.window,
+            "window_end": now,
+            "samples": samples,
+            "evaluated_at": now,
+        },
+        "started_at": row.started_at,
+        "labels": dict(rule.labels or {}),
+        "annotations": {k: v[:1024] for k, v in annotations.items()},
+    }

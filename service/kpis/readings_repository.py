@@ -1,0 +1,156 @@
+"""The readings hot path: bulk SQL straight through asyncpg, inside the request's transaction.
+
+Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch: one round trip and
+one plan for 10,000 rows, with ``ON CONFLICT DO NOTHING`` making repeats harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+INSERT_READINGS = """
+INSERT INTO kpi_readings (organization_id, kpi_id, source, observed_at, value)
+SELECT $1::uuid, r.kpi_id, r.source, r.observed_at, r.value
+FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::float8[])
+     AS r(kpi_id, source, observed_at, value)
+ON CONFLICT (kpi_id, source, observed_at) DO NOTHING
+RETURNING kpi_id, source, observed_at
+"""
+
+# The newest reading per KPI moves ``latest`` only forward: a late reading never rewinds it.
+UPDATE_LATEST = """
+UPDATE kpis AS k
+SET latest_value = n.value, latest_observed_at = n.observed_at
+FROM (
+    SELECT DISTINCT ON (kpi_id) kpi_id, observed_at, value
+    FROM unnest($2::uuid[], $3::timestamptz[], $4::float8[]) AS r(kpi_id, observed_at, value)
+    ORDER BY kpi_id, observed_at DESC
+) AS n
+WHERE k.id = n.kpi_id AND k.organization_id = $1::uuid
+  AND (k.latest_observed_at IS NULL OR n.observed_at >= k.latest_observed_at)
+"""
+
+
+@dataclass(frozen=True)
+class NewReading:
+    kpi_id: uuid.UUID
+    source: str
+    observed_at: datetime
+    value: float
+
+
+async def driver_of(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, in the same transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def insert_readings(
+    session: AsyncSession, organization_id: uuid.UUID, rows: Sequence[NewReading]
+) -> set[tuple[uuid.UUID, str, datetime]]:
+    """Insert what is new; returns the keys that were actually inserted."""
+    if not rows:
+        return set()
+    driver = await driver_of(session)
+    inserted = await driver.fetch(
+        INSERT_READINGS,
+        organization_id,
+        [r.kpi_id for r in rows],
+        [r.source for r in rows],
+        [r.observed_at for r in rows],
+        [r.value for r in rows],
+    )
+    created = {(rec["kpi_id"], rec["source"], rec["observed_at"]) for rec in inserted}
+    latest = [r for r in rows if (r.kpi_id, r.source, r.observed_at) in created]
+    if latest:
+        await driver.execute(
+            UPDATE_LATEST,
+            organization_id,
+            [r.kpi_id for r in latest],
+            [r.observed_at for r in latest],
+            [r.value for r in latest],
+        )
+    return created
+
+
+async def list_readings(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    kpi_id: uuid.UUID,
+    start: datetime | None,
+    end: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Readings in ``[start, end)`` by ``(observed_at, source)`` ascending, after a cursor."""
+    driver = await driver_of(session)
+    records = await driver.fetch(
+        """
+        SELECT kpi_id, value, observed_at, source, received_at FROM kpi_readings
+        WHERE organization_id = $1 AND kpi_id = $2
+          AND ($3::timestamptz IS NULL OR observed_at >= $3)
+          AND ($4::timestamptz IS NULL OR observed_at < $4)
+          AND ($5::timestamptz IS NULL OR (observed_at, source) > ($5, $6::text))
+        ORDER BY observed_at, source
+        LIMIT $7
+        """,
+        organization_id,
+        kpi_id,
+        start,
+        end,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [dict(r) for r in records]
+
+
+_AGGREGATES = {
+    "avg": "avg(value)",
+    "min": "min(value)",
+    "max": "max(value)",
+    "sum": "sum(value)",
+    "count": "count(*)::float8",
+    "last": "(array_agg(value ORDER BY observed_at DESC))[1]",
+}
+
+
+async def downsample(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    kpi_id: uuid.UUID,
+    bucket: timedelta,
+    agg: str,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """One row per bucket with data, buckets aligned to the Unix epoch."""
+    expression = _AGGREGATES[agg]  # a fixed whitelist, never user text
+    driver = await driver_of(session)
+    records = await driver.fetch(
+        f"""
+        SELECT date_bin($3::interval, observed_at, TIMESTAMPTZ '1970-01-01 00:00:00+00')
+                   AS bucket_start,
+               {expression} AS value, count(*) AS samples
+        FROM kpi_readings
+        WHERE organization_id = $1 AND kpi_id = $2
+          AND ($4::timestamptz IS NULL OR observed_at >= $4)
+          AND ($5::timestamptz IS NULL OR observed_at < $5)
+        GROUP BY 1 ORDER BY 1 LIMIT $6
+        """,  # noqa: S608
+        organization_id,
+        kpi_id,
+        bucket,
+        start,
+        end,
+        limit,
+    )
+    return [dict(r) for r in records]

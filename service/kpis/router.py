@@ -1,0 +1,228 @@
+"""REST for KPIs, their readings, alert rules and alerts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Body, Query, Request, Response, status
+
+from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.etag import IfMatch, etag_of, set_etag
+from service.api.uow import domain_router
+from service.common.schemas import InputDateTime, Page
+from service.kpis import ingest, rules_service, service
+from service.kpis.evaluation import State
+from service.kpis.rule_schemas import (
+    AlertEventRead,
+    AlertRead,
+    AlertRuleCreate,
+    AlertRuleRead,
+    AlertRuleUpdate,
+)
+from service.kpis.schemas import (
+    Aggregation,
+    BucketRead,
+    IngestResult,
+    KpiCreate,
+    KpiRead,
+    KpiUpdate,
+    ReadingBatch,
+    ReadingRead,
+    ReadingSeries,
+)
+from service.kpis.views import alert_read, event_read, kpi_read, rule_read
+
+router = domain_router(tags=["kpis"])
+KpiRef = Annotated[str, "The KPI's id or key"]
+
+
+@router.get("/kpis", operation_id="listKpis")
+async def list_kpis(session: SessionDep, principal: PrincipalDep, page: PageDep) -> Page[KpiRead]:
+    """List KPIs with their health and latest reading, oldest first."""
+    rows, next_cursor = await service.list_kpis(session, principal, page)
+    return Page(items=[kpi_read(k) for k in rows], next_cursor=next_cursor)
+
+
+@router.post("/kpis", status_code=status.HTTP_201_CREATED, operation_id="createKpi")
+async def create_kpi(
+    session: SessionDep, principal: PrincipalDep, body: KpiCreate, response: Response
+) -> KpiRead:
+    """Create a KPI. With a `target` and no rule, a default rule breaches on the wrong side."""
+    kpi = await service.create_kpi(session, principal, body)
+    response.headers["Location"] = f"/v1/kpis/{kpi.id}"
+    response.headers["ETag"] = etag_of(kpi)
+    return kpi_read(kpi)
+
+
+@router.get("/kpis/{kpi_ref}", operation_id="getKpi")
+async def get_kpi(
+    session: SessionDep,
+    principal: PrincipalDep,
+    kpi_ref: KpiRef,
+    request: Request,
+    response: Response,
+) -> KpiRead:
+    """One KPI, by id or key."""
+    kpi = await service.get_kpi(session, principal, kpi_ref)
+    set_etag(response, request, kpi)
+    return kpi_read(kpi)
+
+
+@router.patch("/kpis/{kpi_ref}", operation_id="updateKpi")
+async def update_kpi(
+    session: SessionDep,
+    principal: PrincipalDep,
+    kpi_ref: KpiRef,
+    body: KpiUpdate,
+    if_match: IfMatch,
+    request: Request,
+    response: Response,
+) -> KpiRead:
+    """Change a KPI; a new target moves its default rule."""
+    kpi = await service.update_kpi(session, principal, kpi_ref, body, if_match)
+    set_etag(response, request, kpi)
+    return kpi_read(kpi)
+
+
+@router.delete("/kpis/{kpi_ref}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteKpi")
+async def delete_kpi(session: SessionDep, principal: PrincipalDep, kpi_ref: KpiRef) -> None:
+    """Delete a KPI with its readings and rules."""
+    await service.delete_kpi(session, principal, kpi_ref)
+
+
+@router.post("/kpis/{kpi_ref}/readings", operation_id="ingestKpiReadings")
+async def ingest_kpi_readings(
+    session: SessionDep,
+    principal: PrincipalDep,
+    kpi_ref: KpiRef,
+    response: Response,
+    body: Annotated[
+        dict[str, Any] | list[dict[str, Any]],
+        Body(description="One reading `{value, observed_at?, source?}` or a list of them."),
+    ],
+    atomic: Annotated[bool, Query(description="All or nothing for a list.")] = False,
+) -> IngestResult:
+    """Post readings to one KPI. Each item comes back `created`, `duplicate` or `rejected`;
+    a repeat of `(kpi, source, observed_at)` is stored once."""
+    result = await ingest.ingest_for_kpi(session, principal, kpi_ref, body, atomic)
+    if isinstance(body, dict) and result.created:
+        response.status_code = status.HTTP_201_CREATED
+    return result
+
+
+@router.post("/readings", operation_id="ingestReadings")
+async def ingest_readings(
+    session: SessionDep, principal: PrincipalDep, body: ReadingBatch
+) -> IngestResult:
+    """Post up to 10,000 readings across KPIs (each names its `kpi` by key or id), with a
+    result per item; `atomic: true` stores all or nothing."""
+    return await ingest.ingest_batch(session, principal, body.readings, body.atomic)
+
+
+@router.get(
+    "/kpis/{kpi_ref}/readings",
+    operation_id="listKpiReadings",
+    response_model=Page[ReadingRead] | ReadingSeries,
+)
+async def list_kpi_readings(
+    session: SessionDep,
+    principal: PrincipalDep,
+    kpi_ref: KpiRef,
+    page: PageDep,
+    from_: Annotated[InputDateTime | None, Query(alias="from")] = None,
+    to: Annotated[InputDateTime | None, Query()] = None,
+    bucket: Annotated[str | None, Query(max_length=20, description="e.g. 15m, 1h, 1d")] = None,
+    agg: Annotated[Aggregation, Query()] = Aggregation.AVG,
+) -> Page[ReadingRead] | ReadingSeries:
+    """Readings in `[from, to)` by `observed_at`; with `bucket`, one `agg` value per bucket."""
+    query = service.ReadingQuery(start=from_, end=to, bucket=bucket, agg=agg)
+    if bucket:
+        rows = await service.downsample(session, principal, kpi_ref, query)
+        return ReadingSeries(
+            bucket=bucket, agg=agg, items=[BucketRead.model_validate(r) for r in rows]
+        )
+    readings, next_cursor = await service.list_readings(session, principal, kpi_ref, query, page)
+    return Page(items=[ReadingRead.model_validate(r) for r in readings], next_cursor=next_cursor)
+
+
+@router.get("/kpis/{kpi_ref}/alert-rules", operation_id="listAlertRules")
+async def list_alert_rules(
+    session: SessionDep, principal: PrincipalDep, kpi_ref: KpiRef
+) -> list[AlertRuleRead]:
+    """The KPI's alert rules."""
+    return [rule_read(r) for r in await rules_service.list_rules(session, principal, kpi_ref)]
+
+
+@router.post(
+    "/kpis/{kpi_ref}/alert-rules",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createAlertRule",
+)
+async def create_alert_rule(
+    session: SessionDep, principal: PrincipalDep, kpi_ref: KpiRef, body: AlertRuleCreate
+) -> AlertRuleRead:
+    """Add a rule; inconsistent thresholds are refused with 422. Replaces the default rule."""
+    return rule_read(await rules_service.create_rule(session, principal, kpi_ref, body))
+
+
+@router.get("/kpis/{kpi_ref}/alert-rules/{rule_id}", operation_id="getAlertRule")
+async def get_alert_rule(
+    session: SessionDep,
+    principal: PrincipalDep,
+    kpi_ref: KpiRef,
+    rule_id: uuid.UUID,
+    request: Request,
+    response: Response,
+) -> AlertRuleRead:
+    """One rule."""
+    rule = await rules_service.get_rule(session, principal, kpi_ref, rule_id)
+    set_etag(response, request, rule)
+    return rule_read(rule)
+
+
+@router.patch("/kpis/{kpi_ref}/alert-rules/{rule_id}", operation_id="updateAlertRule")
+async def update_alert_rule(
+    session: SessionDep,
+    principal: PrincipalDep,
+    kpi_ref: KpiRef,
+    rule_id: uuid.UUID,
+    body: AlertRuleUpdate,
+    if_match: IfMatch,
+) -> AlertRuleRead:
+    """Change a rule: its version moves and its series restarts from ok."""
+    rule = await rules_service.update_rule(session, principal, kpi_ref, rule_id, body, if_match)
+    return rule_read(rule)
+
+
+@router.delete(
+    "/kpis/{kpi_ref}/alert-rules/{rule_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deleteAlertRule",
+)
+async def delete_alert_rule(
+    session: SessionDep, principal: PrincipalDep, kpi_ref: KpiRef, rule_id: uuid.UUID
+) -> None:
+    """Delete a rule; a firing series is resolved with `rule_changed`."""
+    await rules_service.delete_rule(session, principal, kpi_ref, rule_id)
+
+
+@router.get("/alerts", operation_id="listAlerts")
+async def list_alerts(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    state: Annotated[State | None, Query()] = None,
+) -> Page[AlertRead]:
+    """Current alert series, optionally only those in one state (e.g. `firing`)."""
+    rows, next_cursor = await rules_service.list_alerts(session, principal, state, page)
+    return Page(items=[alert_read(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/kpis/{kpi_ref}/alert-history", operation_id="getAlertHistory")
+async def alert_history(
+    session: SessionDep, principal: PrincipalDep, kpi_ref: KpiRef, page: PageDep
+) -> Page[AlertEventRead]:
+    """Transitions of the KPI's alert series, newest first."""
+    rows, next_cursor = await rules_service.alert_history(session, principal, kpi_ref, page)
+    return Page(items=[event_read(e) for e in rows], next_cursor=next_cursor)

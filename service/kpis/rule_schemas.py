@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer, StringConstraints
+
+from service.common.schemas import InputDateTime, InputModel, Name, OutputModel, UtcDateTime
+from service.kpis.durations import format_duration, parse_duration
+from service.kpis.evaluation import OnNoData, State
+from service.kpis.schemas import Aggregation
+from service.kpis.thresholds import Operator, Severity
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a duration is an ISO 8601 string such as PT5M")
+    parsed = parse_duration(value)
+    if parsed > timedelta(days=366):
+        raise ValueError("durations are limited to one year")
+    return parsed
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    PlainSerializer(format_duration, return_type=str),
+    Field(json_schema_extra={"type": "string", "format": "duration", "example": "PT5M"}),
+]
+
+
+class BandIn(InputModel):
+    lo: float
+    hi: float
+
+
+ThresholdIn = float | BandIn
+Label = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+LabelValue = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class AlertRuleCreate(InputModel):
+    name: Name = "breach"
+    enabled: bool = True
+    operator: Operator
+    warning: ThresholdIn | None = None
+    critical: ThresholdIn | None = None
+    warning_recovery: ThresholdIn | None = None
+    critical_recovery: ThresholdIn | None = None
+    aggregation: Aggregation = Aggregation.LAST
+    window: Duration = timedelta(minutes=5)
+    min_samples: int = Field(default=1, ge=1, le=100_000)
+    pending_for: Duration = timedelta(0)
+    keep_firing_for: Duration = timedelta(0)
+    no_data_after: Duration | None = Field(default=None, description="Default: 2 x window.")
+    on_no_data: OnNoData = OnNoData.NO_DATA
+    max_lateness: Duration = timedelta(minutes=15)
+    renotify_interval: Duration | None = None
+    muted_until: InputDateTime | None = None
+    labels: dict[Label, LabelValue] = Field(default_factory=dict, max_length=50)
+    annotations: dict[Label, LabelValue] = Field(default_factory=dict, max_length=50)
+
+
+class AlertRuleUpdate(InputModel):
+    name: Name | None = None
+    enabled: bool | None = None
+    operator: Operator | None = None
+    warning: ThresholdIn | None = None
+    critical: ThresholdIn | None = None
+    warning_recovery: ThresholdIn | None = None
+    critical_recovery: ThresholdIn | None = None
+    aggregation: Aggregation | None = None
+    window: Duration | None = None
+    min_samples: int | None = Field(default=None, ge=1, le=100_000)
+    pending_for: Duration | None = None
+    keep_firing_for: Duration | None = None
+    no_data_after: Duration | None = None
+    on_no_data: OnNoData | None = None
+    max_lateness: Duration | None = None
+    renotify_interval: Duration | None = None
+    muted_until: InputDateTime | None = None
+    labels: dict[Label, LabelValue] | None = Field(default=None, max_length=50)
+    annotations: dict[Label, LabelValue] | None = Field(default=None, max_length=50)
+
+
+class AlertRuleRead(OutputModel):
+    id: uuid.UUID
+    kpi_id: uuid.UUID
+    name: str
+    enabled: bool
+    is_default: bool = Field(description="Created from the KPI's target; follows it.")
+    operator: Operator
+    warning: Any
+    critical: Any
+    warning_recovery: Any
+    critical_recovery: Any
+    aggregation: Aggregation
+    window: Duration
+    min_samples: int
+    pending_for: Duration
+    keep_firing_for: Duration
+    no_data_after: Duration | None
+    on_no_data: OnNoData
+    max_lateness: Duration
+    renotify_interval: Duration | None
+    muted_until: UtcDateTime | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class AlertRead(OutputModel):
+    """The current state of one alert series (a rule on a KPI)."""
+
+    fingerprint: str
+    rule_id: uuid.UUID
+    kpi_id: uuid.UUID
+    state: State
+    severity: Severity | None
+    alert_id: str | None = Field(description="New for every episode from ok to firing to ok.")
+    since: UtcDateTime
+    started_at: UtcDateTime | None
+    last_value: float | None
+    last_eval_at: UtcDateTime | None
+    sequence: int
+
+
+class AlertEventRead(OutputModel):
+    id: str
+    type: str
+    occurred_at: UtcDateTime
+    fingerprint: str | None
+    sequence: int | None
+    suppressed_reason: str | None
+    body: dict[str, Any]

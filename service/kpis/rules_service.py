@@ -1,0 +1,227 @@
+"""Alert rules: CRUD, the default rule that follows a KPI's target, and alert queries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.api.etag import check_if_match
+from service.auth.keys import Principal, Scope
+from service.auth.service import require
+from service.common.pagination import PageRequest
+from service.errors import NotFound, ValidationFailed
+from service.kpis import rules_repository
+from service.kpis.evaluation import State
+from service.kpis.rule_schemas import AlertRuleCreate, AlertRuleUpdate
+from service.kpis.schemas import Direction
+from service.kpis.service import find_kpi
+from service.kpis.thresholds import build_thresholds
+from service.models import AlertRule, AlertState, Event, Kpi
+from service.models.base import utcnow
+
+THRESHOLD_FIELDS = ("warning", "critical", "warning_recovery", "critical_recovery")
+# The default rule judges the latest value: a long window and no no-data alerts.
+DEFAULT_WINDOW = timedelta(days=30)
+
+
+def fingerprint_of(organization_id: uuid.UUID, rule: AlertRule) -> str:
+    """Stable for the life of the series: tenant, rule, KPI and sorted labels."""
+    labels = json.dumps(rule.labels or {}, sort_keys=True)
+    raw = f"{organization_id}|{rule.id}|{rule.kpi_id}|{labels}"
+    return "fp_" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+async def list_rules(session: AsyncSession, principal: Principal, ref: str) -> list[AlertRule]:
+    require(principal, Scope.READ)
+    kpi = await find_kpi(session, principal, ref)
+    return await rules_repository.rules_of_kpi(session, principal.organization_id, kpi.id)
+
+
+async def get_rule(
+    session: AsyncSession, principal: Principal, ref: str, rule_id: uuid.UUID
+) -> AlertRule:
+    require(principal, Scope.READ)
+    kpi = await find_kpi(session, principal, ref)
+    return await _rule(session, principal, kpi, rule_id)
+
+
+async def create_rule(
+    session: AsyncSession, principal: Principal, ref: str, data: AlertRuleCreate
+) -> AlertRule:
+    require(principal, Scope.WRITE)
+    kpi = await find_kpi(session, principal, ref, for_update=True)
+    values = data.model_dump(mode="python")
+    _check_thresholds(values)
+    rule = AlertRule(organization_id=kpi.organization_id, kpi_id=kpi.id, **values)
+    await _add_rule(session, rule)
+    await _drop_default_rules(session, kpi)
+    return rule
+
+
+async def update_rule(
+    session: AsyncSession,
+    principal: Principal,
+    ref: str,
+    rule_id: uuid.UUID,
+    data: AlertRuleUpdate,
+    if_match: str | None,
+) -> AlertRule:
+    """An edit bumps the rule's version and restarts its series from ok (as Grafana does)."""
+    require(principal, Scope.WRITE)
+    kpi = await find_kpi(session, principal, ref)
+    rule = await _rule(session, principal, kpi, rule_id)
+    check_if_match(if_match, rule)
+    changes = data.model_dump(exclude_unset=True, mode="python")
+    for name in ("name", "enabled", "operator", "aggregation", "window", "min_samples"):
+        if name in changes and changes[name] is None:
+            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
+    merged = {name: getattr(rule, name) for name in ("operator", *THRESHOLD_FIELDS)} | changes
+    _check_thresholds(merged)
+    for name, value in changes.items():
+        setattr(rule, name, value)
+    rule.is_default = False
+    await session.flush()
+    await reset_series(session, kpi, rule, "rule_changed")
+    return rule
+
+
+async def delete_rule(
+    session: AsyncSession, principal: Principal, ref: str, rule_id: uuid.UUID
+) -> None:
+    require(principal, Scope.WRITE)
+    kpi = await find_kpi(session, principal, ref)
+    rule = await _rule(session, principal, kpi, rule_id)
+    await reset_series(session, kpi, rule, "rule_changed")
+    await session.delete(rule)
+    await session.flush()
+
+
+async def ensure_default_rule(session: AsyncSession, kpi: Kpi) -> None:
+    """A KPI with a target and no rule of its own gets one: breach on the wrong side."""
+    rules = await rules_repository.rules_of_kpi(session, kpi.organization_id, kpi.id)
+    custom = [r for r in rules if not r.is_default]
+    defaults = [r for r in rules if r.is_default]
+    if custom or kpi.target is None:
+        await _drop_default_rules(session, kpi)
+        return
+    operator = "lt" if kpi.direction == Direction.HIGHER_IS_BETTER else "gt"
+    if defaults:
+        rule = defaults[0]
+        if (rule.operator, rule.critical) != (operator, kpi.target):
+            rule.operator, rule.critical = operator, kpi.target
+            await session.flush()
+            await reset_series(session, kpi, rule, "rule_changed")
+        return
+    rule = AlertRule(
+        organization_id=kpi.organization_id,
+        kpi_id=kpi.id,
+        name="target",
+        is_default=True,
+        operator=operator,
+        critical=kpi.target,
+        aggregation="last",
+        window=DEFAULT_WINDOW,
+        on_no_data="keep_last_state",
+        labels={},
+        annotations={"summary": f"{kpi.name} is on the wrong side of its target"},
+    )
+    await _add_rule(session, rule)
+
+
+async def reset_series(session: AsyncSession, kpi: Kpi, rule: AlertRule, reason: str) -> None:
+    """Back to ok; a firing series says so with ``kpi.recovered`` (``rule_changed``)."""
+    from service.kpis.evaluator import emit_reset
+
+    state = await rules_repository.lock_state(session, rule.id)
+    if state is None:
+        return
+    if state.state in (State.FIRING, State.RECOVERING, State.NO_DATA):
+        await emit_reset(session, kpi, rule, state, reason, utcnow())
+    state.state, state.severity, state.alert_id = State.OK, None, None
+    state.pending_since = state.recovering_since = state.started_at = None
+    state.renotify_count = 0
+    state.rule_version = rule.version
+    state.since = utcnow()
+    await session.flush()
+
+
+async def list_alerts(
+    session: AsyncSession, principal: Principal, state: State | None, page: PageRequest
+) -> tuple[list[AlertState], str | None]:
+    require(principal, Scope.READ)
+    rows = await rules_repository.list_states(session, principal.organization_id, state, page)
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, rows[-1].fingerprint
+
+
+async def alert_history(
+    session: AsyncSession, principal: Principal, ref: str, page: PageRequest
+) -> tuple[list[Event], str | None]:
+    require(principal, Scope.READ)
+    kpi = await find_kpi(session, principal, ref)
+    before = _decode_history_cursor(page.cursor) if page.cursor else None
+    rows = await rules_repository.history(
+        session, principal.organization_id, kpi.id, before, page.limit + 1
+    )
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, f"{rows[-1].created_at.isoformat()}|{rows[-1].id}"
+
+
+def _decode_history_cursor(cursor: str) -> tuple[datetime, str]:
+    from service.errors import BadRequest
+
+    try:
+        created_at, _, event_id = cursor.partition("|")
+        return datetime.fromisoformat(created_at), event_id
+    except ValueError as exc:
+        raise BadRequest("The cursor is not one this service issued.") from exc
+
+
+async def _add_rule(session: AsyncSession, rule: AlertRule) -> None:
+    session.add(rule)
+    await session.flush()
+    session.add(
+        AlertState(
+            fingerprint=fingerprint_of(rule.organization_id, rule),
+            organization_id=rule.organization_id,
+            rule_id=rule.id,
+            kpi_id=rule.kpi_id,
+            state=State.OK,
+            since=utcnow(),
+            rule_version=rule.version,
+        )
+    )
+    await session.flush()
+
+
+async def _drop_default_rules(session: AsyncSession, kpi: Kpi) -> None:
+    for rule in await rules_repository.rules_of_kpi(session, kpi.organization_id, kpi.id):
+        if rule.is_default:
+            await reset_series(session, kpi, rule, "rule_changed")
+            await session.delete(rule)
+    await session.flush()
+
+
+async def _rule(
+    session: AsyncSession, principal: Principal, kpi: Kpi, rule_id: uuid.UUID
+) -> AlertRule:
+    rule = await rules_repository.get_rule(session, principal.organization_id, kpi.id, rule_id)
+    if rule is None:
+        raise NotFound.of("Alert rule", rule_id)
+    return rule
+
+
+def _check_thresholds(values: dict[str, Any]) -> None:
+    try:
+        build_thresholds(values["operator"], {k: values.get(k) for k in THRESHOLD_FIELDS})
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), errors=[{"loc": ["body"], "msg": str(exc)}]) from exc

@@ -1,0 +1,60 @@
+"""Scheduled evaluation: windows, pending_for, keep_firing_for, no data and re-notification
+need time to pass, not readings to arrive. Any number of schedulers may run: each series is
+evaluated under ``FOR UPDATE SKIP LOCKED``, so they share the work instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.kpis import rules_repository
+from service.kpis.evaluator import evaluate_rule
+from service.models import AlertRule, Kpi
+from service.models.base import utcnow
+
+logger = logging.getLogger("meridian.scheduler")
+BATCH = 200
+
+
+async def evaluate_all(
+    sessions: async_sessionmaker[AsyncSession], now: datetime | None = None
+) -> int:
+    """One pass over every enabled rule; each batch commits on its own."""
+    emitted = 0
+    after = None
+    while True:
+        async with sessions() as session:
+            pairs = await rules_repository.all_enabled_rule_ids(session, after, BATCH)
+        if not pairs:
+            return emitted
+        after = pairs[-1][1]
+        async with sessions() as session, session.begin():
+            for _org, rule_id in pairs:
+                rule = await session.get(AlertRule, rule_id)
+                if rule is None or not rule.enabled:
+                    continue
+                kpi = await session.get(Kpi, rule.kpi_id)
+                assert kpi is not None
+                emitted += await evaluate_rule(
+                    session, kpi, rule, now or utcnow(), skip_locked=True
+                )
+
+
+async def run_scheduler(
+    sessions: async_sessionmaker[AsyncSession], interval: float, stop: asyncio.Event
+) -> None:
+    logger.info("scheduled evaluation started", extra={"interval_seconds": interval})
+    while not stop.is_set():
+        try:
+            emitted = await evaluate_all(sessions)
+            if emitted:
+                logger.info("scheduled evaluation", extra={"events": emitted})
+        except Exception:
+            logger.exception("scheduled evaluation failed; retrying next interval")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)

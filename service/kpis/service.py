@@ -1,0 +1,178 @@
+"""KPIs: CRUD and reading history. Ingestion lives in ``ingest.py``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.api.etag import check_if_match
+from service.auth.keys import Principal, Scope
+from service.auth.service import require
+from service.common.pagination import PageRequest, split_page
+from service.common.repository import get_scoped, list_scoped
+from service.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from service.kpis import readings_repository, repository
+from service.kpis.durations import parse_bucket
+from service.kpis.schemas import Aggregation, Direction, Health, KpiCreate, KpiUpdate
+from service.models import Kpi, Person, Team
+
+MAX_BUCKETS = 10_000
+
+
+def health_of(kpi: Kpi) -> Health:
+    """Healthy when the latest value is on the right side of the target (or on it)."""
+    if kpi.target is None or kpi.latest_value is None:
+        return Health.UNKNOWN
+    if kpi.direction == Direction.HIGHER_IS_BETTER:
+        healthy = kpi.latest_value >= kpi.target
+    else:
+        healthy = kpi.latest_value <= kpi.target
+    return Health.HEALTHY if healthy else Health.UNHEALTHY
+
+
+async def list_kpis(
+    session: AsyncSession, principal: Principal, page: PageRequest
+) -> tuple[list[Kpi], str | None]:
+    require(principal, Scope.READ)
+    rows = await list_scoped(session, Kpi, principal.organization_id, page)
+    return split_page(rows, page)
+
+
+async def get_kpi(session: AsyncSession, principal: Principal, ref: str) -> Kpi:
+    require(principal, Scope.READ)
+    return await find_kpi(session, principal, ref)
+
+
+async def create_kpi(session: AsyncSession, principal: Principal, data: KpiCreate) -> Kpi:
+    from service.kpis.rules_service import ensure_default_rule
+
+    require(principal, Scope.WRITE)
+    org = principal.organization_id
+    if await repository.key_taken(session, org, data.key, None):
+        raise Conflict(f"A KPI with key {data.key!r} already exists.")
+    await _check_owner(session, org, data.owner_id, data.team_id)
+    kpi = Kpi(organization_id=org, **data.model_dump())
+    session.add(kpi)
+    await session.flush()
+    await ensure_default_rule(session, kpi)
+    return kpi
+
+
+async def update_kpi(
+    session: AsyncSession, principal: Principal, ref: str, data: KpiUpdate, if_match: str | None
+) -> Kpi:
+    from service.kpis.rules_service import ensure_default_rule
+
+    require(principal, Scope.WRITE)
+    org = principal.organization_id
+    kpi = await find_kpi(session, principal, ref, for_update=True)
+    check_if_match(if_match, kpi)
+    changes = data.model_dump(exclude_unset=True)
+    for name in ("key", "name", "unit", "direction"):
+        if name in changes and changes[name] is None:
+            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
+    if changes.get("key") and await repository.key_taken(session, org, changes["key"], kpi.id):
+        raise Conflict(f"A KPI with key {changes['key']!r} already exists.")
+    await _check_owner(session, org, changes.get("owner_id"), changes.get("team_id"))
+    for name, value in changes.items():
+        setattr(kpi, name, value)
+    await session.flush()
+    await ensure_default_rule(session, kpi)
+    return kpi
+
+
+async def delete_kpi(session: AsyncSession, principal: Principal, ref: str) -> None:
+    require(principal, Scope.WRITE)
+    kpi = await find_kpi(session, principal, ref, for_update=True)
+    await session.delete(kpi)
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class ReadingQuery:
+    start: datetime | None = None
+    end: datetime | None = None
+    bucket: str | None = None
+    agg: Aggregation = Aggregation.AVG
+
+
+async def list_readings(
+    session: AsyncSession, principal: Principal, ref: str, query: ReadingQuery, page: PageRequest
+) -> tuple[list[dict[str, object]], str | None]:
+    require(principal, Scope.READ)
+    kpi = await find_kpi(session, principal, ref)
+    after = None
+    if page.cursor:
+        observed_at, source = _decode_reading_cursor(page.cursor)
+        after = (observed_at, source)
+    rows = await readings_repository.list_readings(
+        session, principal.organization_id, kpi.id, query.start, query.end, after, page.limit + 1
+    )
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    last = rows[-1]
+    return rows, _encode_reading_cursor(last["observed_at"], str(last["source"]))
+
+
+async def downsample(
+    session: AsyncSession, principal: Principal, ref: str, query: ReadingQuery
+) -> list[dict[str, object]]:
+    require(principal, Scope.READ)
+    kpi = await find_kpi(session, principal, ref)
+    assert query.bucket is not None
+    try:
+        bucket = parse_bucket(query.bucket)
+    except ValueError as exc:
+        raise ValidationFailed.on("bucket", str(exc)) from exc
+    if bucket < timedelta(seconds=1):
+        raise ValidationFailed.on("bucket", "`bucket` must be at least one second.")
+    return await readings_repository.downsample(
+        session,
+        principal.organization_id,
+        kpi.id,
+        bucket,
+        query.agg,
+        query.start,
+        query.end,
+        MAX_BUCKETS,
+    )
+
+
+async def find_kpi(
+    session: AsyncSession, principal: Principal, ref: str, *, for_update: bool = False
+) -> Kpi:
+    kpi = await repository.find_by_id_or_key(
+        session, principal.organization_id, ref, for_update=for_update
+    )
+    if kpi is None:
+        raise NotFound.of("KPI", ref)
+    return kpi
+
+
+async def _check_owner(
+    session: AsyncSession, org: uuid.UUID, owner_id: uuid.UUID | None, team_id: uuid.UUID | None
+) -> None:
+    if owner_id is not None and await get_scoped(session, Person, org, owner_id) is None:
+        raise ValidationFailed.on("owner_id", f"There is no person {owner_id}.")
+    if team_id is not None and await get_scoped(session, Team, org, team_id) is None:
+        raise ValidationFailed.on("team_id", f"There is no team {team_id}.")
+
+
+def _encode_reading_cursor(observed_at: datetime, source: str) -> str:
+    raw = json.dumps([observed_at.isoformat(), source]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_reading_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        observed_at, source = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(observed_at), str(source)
+    except (ValueError, TypeError) as exc:
+        raise BadRequest("The cursor is not one this service issued.") from exc
