@@ -60,9 +60,9 @@ async def update_cycle(
     principal: PrincipalDep,
     cycle_id: uuid.UUID,
     body: CycleUpdate,
-    if_match: IfMatch,
     request: Request,
     response: Response,
+    if_match: IfMatch = None,
 ) -> CycleRead:
     """Rename, move dates or change status."""
     cycle = await service.update_cycle(session, principal, cycle_id, body, if_match)

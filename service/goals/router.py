@@ -80,9 +80,9 @@ async def update_objective(
     principal: PrincipalDep,
     objective_id: uuid.UUID,
     body: ObjectiveUpdate,
-    if_match: IfMatch,
     request: Request,
     response: Response,
+    if_match: IfMatch = None,
 ) -> ObjectiveRead:
     """Change fields; send `If-Match` with the ETag you read to avoid overwriting others."""
     view = await service.update_objective(session, principal, objective_id, body, if_match)
@@ -150,9 +150,9 @@ async def update_key_result(
     principal: PrincipalDep,
     key_result_id: uuid.UUID,
     body: KeyResultUpdate,
-    if_match: IfMatch,
     request: Request,
     response: Response,
+    if_match: IfMatch = None,
 ) -> KeyResultRead:
     """Change a key result; the definition is checked again as a whole."""
     kr = await service.update_key_result(session, principal, key_result_id, body, if_match)

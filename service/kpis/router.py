@@ -75,9 +75,9 @@ async def update_kpi(
     principal: PrincipalDep,
     kpi_ref: KpiRef,
     body: KpiUpdate,
-    if_match: IfMatch,
     request: Request,
     response: Response,
+    if_match: IfMatch = None,
 ) -> KpiRead:
     """Change a KPI; a new target moves its default rule."""
     kpi = await service.update_kpi(session, principal, kpi_ref, body, if_match)
@@ -188,7 +188,7 @@ async def update_alert_rule(
     kpi_ref: KpiRef,
     rule_id: uuid.UUID,
     body: AlertRuleUpdate,
-    if_match: IfMatch,
+    if_match: IfMatch = None,
 ) -> AlertRuleRead:
     """Change a rule: its version moves and its series restarts from ok."""
     rule = await rules_service.update_rule(session, principal, kpi_ref, rule_id, body, if_match)

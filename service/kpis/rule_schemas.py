@@ -27,7 +27,7 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
-    PlainSerializer(format_duration, return_type=str),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
     Field(json_schema_extra={"type": "string", "format": "duration", "example": "PT5M"}),
 ]
 

@@ -60,9 +60,9 @@ async def update_person(
     principal: PrincipalDep,
     person_id: uuid.UUID,
     body: PersonUpdate,
-    if_match: IfMatch,
     request: Request,
     response: Response,
+    if_match: IfMatch = None,
 ) -> PersonRead:
     """Change a person; a manager loop is refused with 409."""
     person = await service.update_person(session, principal, person_id, body, if_match)

@@ -75,9 +75,9 @@ async def update_team(
     principal: PrincipalDep,
     team_id: uuid.UUID,
     body: TeamUpdate,
-    if_match: IfMatch,
     request: Request,
     response: Response,
+    if_match: IfMatch = None,
 ) -> TeamRead:
     """Change a team; `member_ids` replaces the membership; a parent loop is refused (409)."""
     view = await service.update_team(session, principal, team_id, body, if_match)
