@@ -484,3 +484,50 @@ async def test_key_result_owner_must_exist_and_be_active(tenant: Tenant, objecti
     assert (await tenant.delete(f"/v1/people/{person['id']}")).status_code == 204
     body["owner_id"] = person["id"]
     assert_problem(await tenant.post(kr_url(objective), json=body), 422)
+
+
+async def test_concurrent_check_ins_serialise(tenant: Tenant, objective: Json) -> None:
+    import asyncio
+
+    kr = await add_kr(tenant, objective, start=0, target=100)
+    values = [10, 20, 30, 40, 50]
+    moments = [ago(minutes=60 - i) for i in range(len(values))]  # 50 is the newest
+    made = await asyncio.gather(
+        *(check_in(tenant, kr, v, observed_at=m) for v, m in zip(values, moments, strict=True))
+    )
+    # Each check-in saw the state the one before it left: the "before" values form a chain.
+    befores = sorted((c["value_before"] is None, c["value_before"] or 0) for c in made)
+    assert sum(c["value_before"] is None for c in made) == 1, befores
+    after = await get_kr(tenant, kr)
+    assert after["current"] == 50
+    assert after["progress"]["value"] == pytest.approx(0.5)
+    assert (await get_objective(tenant, objective))["progress"]["value"] == pytest.approx(0.5)
+    listed = (await tenant.get(f"/v1/key-results/{kr['id']}/check-ins")).json()["items"]
+    assert [c["value"] for c in listed] == [50, 40, 30, 20, 10]
+
+
+async def pace_of(tenant: Tenant, start: str, end: str, value: float) -> Json:
+    cycle = await tenant.create(
+        "/v1/cycles", {"name": f"{start}..{end}", "start_date": start, "end_date": end}
+    )
+    objective = await tenant.create("/v1/objectives", {"title": "O", "cycle_id": cycle["id"]})
+    kr = await add_kr(tenant, objective, start=0, target=100)
+    await check_in(tenant, kr, value)
+    return (await get_objective(tenant, objective))["pace"]
+
+
+@pytest.mark.parametrize(
+    ("value", "status"), [(80, "on_track"), (70, "on_track"), (60, "at_risk"), (40, "off_track")]
+)
+async def test_pace_of_a_finished_cycle_is_progress_against_everything(
+    tenant: Tenant, value: float, status: str
+) -> None:
+    pace = await pace_of(tenant, "2020-01-01", "2020-03-31", value)
+    assert pace["expected"] == 1.0
+    assert pace["ratio"] == pytest.approx(value / 100)
+    assert pace["status"] == status
+
+
+async def test_pace_of_a_future_cycle_is_not_started(tenant: Tenant) -> None:
+    pace = await pace_of(tenant, "2099-01-01", "2099-03-31", 90)
+    assert pace == {"status": "not_started", "expected": 0.0, "ratio": None}
