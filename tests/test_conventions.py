@@ -556,8 +556,10 @@ async def test_oversized_body_is_413(small: Tenant, small_app: FastAPI) -> None:
     assert len(json.dumps(body)) <= 512
     assert (await small.post("/v1/people", json=body)).status_code == 201
     big = {"name": "T", "description": "x" * 2000}
-    problem = assert_problem(await small.post("/v1/teams", json=big), 413)
+    response = await small.post("/v1/teams", json=big, headers={"X-Request-ID": "big-1"})
+    problem = assert_problem(response, 413)
     assert "512" in problem["detail"]
+    assert response.headers["x-request-id"] == "big-1"
     assert (await small.get("/v1/teams")).json()["items"] == []
 
 

@@ -531,3 +531,20 @@ async def test_pace_of_a_finished_cycle_is_progress_against_everything(
 async def test_pace_of_a_future_cycle_is_not_started(tenant: Tenant) -> None:
     pace = await pace_of(tenant, "2099-01-01", "2099-03-31", 90)
     assert pace == {"status": "not_started", "expected": 0.0, "ratio": None}
+
+
+async def test_concurrent_patches_of_one_key_result_both_apply(
+    tenant: Tenant, objective: Json
+) -> None:
+    import asyncio
+
+    kr = await add_kr(tenant, objective)
+    url = f"/v1/key-results/{kr['id']}"
+    responses = await asyncio.gather(
+        tenant.patch(url, json={"weight": 2}),
+        tenant.patch(url, json={"title": "Renamed"}),
+        tenant.patch(url, json={"description": "why"}),
+    )
+    assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
+    final = await get_kr(tenant, kr)
+    assert (final["weight"], final["title"], final["description"]) == (2, "Renamed", "why")
