@@ -6,13 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from service import __version__
 from service.api import openapi, problems
-from service.api.idempotency import idempotency_guard
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.auth.router import router as api_keys_router
 from service.config import Settings, get_settings
@@ -71,43 +70,21 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     problems.install(app)
     openapi.install(app)
 
-    v1 = APIRouter(
-        prefix="/v1",
-        dependencies=[Depends(idempotency_guard)],
-        responses=_problem_responses(),
-    )
-    domains = (
+    for router in (
         api_keys_router,
         people_router,
         teams_router,
         cycles_router,
         goals_router,
         kpis_router,
-    )
-    for router in domains:
-        v1.include_router(router)
-    app.include_router(v1)
+    ):
+        app.include_router(router)
     app.include_router(graphql_router(settings), prefix="/graphql", include_in_schema=False)
     _operations(app)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
-
-
-def _problem_responses() -> dict[int | str, dict[str, object]]:
-    described = {
-        400: "Malformed request",
-        401: "Missing or invalid API key",
-        403: "The key lacks a scope",
-        404: "Not found (or another organization's)",
-        409: "Conflict",
-        412: "If-Match is stale",
-        413: "Body too large",
-        422: "Invalid input",
-    }
-    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    return {code: {"description": text_, "content": content} for code, text_ in described.items()}
 
 
 def _operations(app: FastAPI) -> None:

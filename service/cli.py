@@ -80,9 +80,9 @@ def _serve(host: str, port: int, *, migrate: bool) -> int:
 def _create_org(name: str) -> int:
     from service.auth.service import create_organization
 
-    async def run() -> tuple[str, str]:
+    async def run(url: str) -> tuple[str, str]:
         settings = get_settings()
-        engine = create_engine(resolve_database_url(settings), settings)
+        engine = create_engine(url, settings)
         try:
             async with create_sessionmaker(engine)() as session:
                 org_id, key = await create_organization(session, name)
@@ -94,7 +94,11 @@ def _create_org(name: str) -> int:
     if not name.strip():
         print("create-org: the name must not be blank", file=sys.stderr)
         return 2
-    org_id, key = asyncio.run(run())
+    from service.migrate import upgrade
+
+    url = resolve_database_url(get_settings())
+    upgrade(url)  # a fresh data directory works without a separate `meridian migrate`
+    org_id, key = asyncio.run(run(url))
     print(json.dumps({"organization_id": org_id, "api_key": key}))
     return 0
 

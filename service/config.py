@@ -26,7 +26,6 @@ class Settings(BaseSettings):
         description="External PostgreSQL; unset means the embedded one.",
     )
     data_dir: Path = Field(default_factory=_default_data_dir)
-    environment: str = "production"
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     db_pool_size: int = Field(default=10, gt=0)

@@ -22,6 +22,7 @@ async def database_server() -> AsyncIterator[DatabaseServer]:
     server = start_server()
     await server.create_template()
     yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ async def database_url(database_server: DatabaseServer) -> AsyncIterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, environment="test", run_background=False)
+    return Settings(database_url=database_url, run_background=False)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ Migrations build one template database per run; every test gets its own copy
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from service.config import Settings
-from service.embedded import start_embedded
+from service.embedded import start_embedded, stop_embedded
 from service.migrate import upgrade
 
 TEMPLATE = "meridian_test_template"
@@ -25,6 +26,14 @@ TEMPLATE = "meridian_test_template"
 @dataclass
 class DatabaseServer:
     base_url: str  # SQLAlchemy URL of any database on the server
+    data_dir: Path | None = None  # set when we started an embedded server for this run
+
+    def stop(self) -> None:
+        """Stop the embedded server we started and remove its data; leave external ones be."""
+        if self.data_dir is None or os.environ.get("MERIDIAN_TEST_DATA_DIR"):
+            return
+        stop_embedded()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def url_for(self, database: str) -> str:
         return make_url(self.base_url).set(database=database).render_as_string(hide_password=False)
@@ -72,4 +81,4 @@ def start_server() -> DatabaseServer:
     data_dir = Path(
         os.environ.get("MERIDIAN_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="meridian-")
     )
-    return DatabaseServer(start_embedded(data_dir, database="postgres"))
+    return DatabaseServer(start_embedded(data_dir, database="postgres"), data_dir)

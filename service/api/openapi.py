@@ -28,6 +28,23 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+def problem_responses() -> dict[int | str, dict[str, Any]]:
+    """The problem responses every ``/v1`` operation may give, documented once."""
+    described = {
+        400: "Malformed request",
+        401: "Missing or invalid API key",
+        403: "The key lacks a scope",
+        404: "Not found (or another organization's)",
+        409: "Conflict",
+        412: "If-Match is stale",
+        413: "Body too large",
+        422: "Invalid input",
+        503: "The database is unavailable; retry after `Retry-After` seconds",
+    }
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {code: {"description": text, "content": content} for code, text in described.items()}
+
+
 def install(app: FastAPI) -> None:
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:

@@ -99,7 +99,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     if sqlstate.startswith(("08", "57P")):
         return await _database_down(request, exc)
     if sqlstate.startswith("22"):  # data exception: out of range, bad encoding
-        logger.info("data exception from the database: %s", exc.orig)
+        logger.info("data exception from the database: %s", getattr(exc, "orig", exc))
         return problem_response(
             ValidationFailed("A value is out of the range the store accepts."), request
         )

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute, APIRouter
 
-from service.api.idempotency import IdempotentReplay, store_response
+from service.api.idempotency import IdempotentReplay, idempotency_guard, store_response
+from service.api.openapi import problem_responses
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -41,5 +42,13 @@ class UnitOfWorkRoute(APIRoute):
 
 
 def domain_router(**kwargs: Any) -> APIRouter:
-    """A router whose routes each run in one unit of work."""
-    return APIRouter(route_class=UnitOfWorkRoute, **kwargs)
+    """A ``/v1`` router whose routes each run in one unit of work, honour ``Idempotency-Key``
+    and document their problem responses. The prefix lives here, not on an enclosing router,
+    so each route's own path is the full template that logs and metrics report."""
+    return APIRouter(
+        prefix="/v1",
+        route_class=UnitOfWorkRoute,
+        dependencies=[Depends(idempotency_guard)],
+        responses=problem_responses(),
+        **kwargs,
+    )

@@ -28,7 +28,9 @@ async def get_scoped(
         model.id == ident,  # type: ignore[attr-defined]
     )
     if for_update:
-        stmt = stmt.with_for_update()
+        # The row may already be in the session from an unlocked read: take the locked,
+        # current values, or the version check on update would see a stale row.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

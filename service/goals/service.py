@@ -337,9 +337,10 @@ def _refresh_key_result_progress(kr: KeyResult) -> None:
 async def _refresh_objective_progress(session: AsyncSession, objective: Objective) -> None:
     krs = await repository.key_results_of(session, objective.organization_id, [objective.id])
     progress = objective_progress_of(krs)
-    if (objective.progress_value, objective.progress_raw) != (progress.value, progress.raw):
-        objective.progress_value, objective.progress_raw = progress.value, progress.raw
-        await session.flush()
+    objective.progress_value, objective.progress_raw = progress.value, progress.raw
+    # Key results are part of the objective's representation: any change moves its ETag.
+    objective.updated_at = utcnow()
+    await session.flush()
 
 
 def progress_explanation(kr_or_view: KeyResult | ObjectiveView) -> dict[str, Any]:

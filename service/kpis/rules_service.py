@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,7 @@ from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest
-from service.errors import NotFound, ValidationFailed
+from service.errors import BadRequest, NotFound, ValidationFailed
 from service.kpis import rules_repository
 from service.kpis.evaluation import State
 from service.kpis.rule_schemas import AlertRuleCreate, AlertRuleUpdate
@@ -177,12 +177,13 @@ async def alert_history(
 
 
 def _decode_history_cursor(cursor: str) -> tuple[datetime, str]:
-    from service.errors import BadRequest
-
     try:
         created_at, _, event_id = cursor.partition("|")
-        return datetime.fromisoformat(created_at), event_id
-    except ValueError as exc:
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None or not event_id:
+            raise ValueError("not a history cursor")
+        return moment.astimezone(UTC), event_id
+    except (ValueError, OverflowError) as exc:
         raise BadRequest("The cursor is not one this service issued.") from exc
 
 

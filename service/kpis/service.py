@@ -6,7 +6,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -173,6 +173,9 @@ def _decode_reading_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         observed_at, source = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(observed_at), str(source)
-    except (ValueError, TypeError) as exc:
+        moment = datetime.fromisoformat(observed_at)
+        if moment.tzinfo is None:
+            raise ValueError("cursor timestamps carry an offset")
+        return moment.astimezone(UTC), str(source)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise BadRequest("The cursor is not one this service issued.") from exc

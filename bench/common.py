@@ -1,0 +1,87 @@
+"""Shared bench plumbing: a real server process on an embedded PostgreSQL, and timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base_url: str
+    database_url: str
+    api_key: str
+    organization_id: str
+
+
+@contextmanager
+def running_server() -> Iterator[Server]:
+    """``meridian serve`` in its own process on a fresh embedded PostgreSQL."""
+    data_dir = tempfile.mkdtemp(prefix="meridian-bench-")
+    env = {**os.environ, "MERIDIAN_DATA_DIR": data_dir, "MERIDIAN_LOG_LEVEL": "WARNING"}
+    env.pop("MERIDIAN_DATABASE_URL", None)
+    env.pop("DATABASE_URL", None)
+    meridian = str(Path(sys.executable).parent / "meridian")
+    subprocess.run([meridian, "migrate"], env=env, check=True, capture_output=True)
+    created = subprocess.run(
+        [meridian, "create-org", "Bench"], env=env, check=True, capture_output=True, text=True
+    )
+    org = json.loads(created.stdout.strip().splitlines()[-1])
+    port = free_port()
+    process = subprocess.Popen(
+        [meridian, "serve", "--port", str(port), "--no-migrate"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        from service.embedded import start_embedded
+
+        url = start_embedded(Path(data_dir))
+        yield Server(base, url.replace("+asyncpg", ""), org["api_key"], org["organization_id"])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"p50 {percentile(values, 50) * 1000:.1f} ms, p99 {percentile(values, 99) * 1000:.1f} ms, "
+        f"mean {statistics.fmean(values) * 1000:.1f} ms"
+    )

@@ -1,0 +1,149 @@
+"""Readings ingestion: the API against a bare asyncpg COPY of the same rows, same run.
+
+    .venv/bin/python -m bench.ingest [--readings 200000] [--kpis 100]
+
+(a) readings/s through ``POST /v1/readings`` in batches of 1,000 from 8 concurrent clients,
+    one alert rule per KPI, with p50/p99 per batch;
+(b) ``copy_records_to_table`` of the same number of rows into the same table;
+(c) single-reading ``POST /v1/kpis/{key}/readings`` requests/s and p99 at 32 connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+
+from bench.common import Server, running_server, summary
+
+BATCH = 1_000
+CLIENTS = 8
+
+
+async def setup_kpis(http: httpx.AsyncClient, prefix: str, count: int) -> list[str]:
+    keys = []
+    for i in range(count):
+        key = f"{prefix}-{i}"
+        r = await http.post("/v1/kpis", json={"key": key, "name": key})
+        r.raise_for_status()
+        rule = {"operator": "gt", "warning": 1e9, "critical": 2e9, "aggregation": "avg"}
+        (await http.post(f"/v1/kpis/{key}/alert-rules", json=rule)).raise_for_status()
+        keys.append(key)
+    return keys
+
+
+def batches(keys: list[str], total: int, start: datetime) -> list[list[dict[str, object]]]:
+    rows = [
+        {
+            "kpi": keys[i % len(keys)],
+            "value": float(i % 997),
+            "observed_at": (start + timedelta(milliseconds=i)).isoformat(),
+            "source": "bench",
+        }
+        for i in range(total)
+    ]
+    return [rows[i : i + BATCH] for i in range(0, total, BATCH)]
+
+
+async def api_ingest(server: Server, keys: list[str], total: int) -> tuple[float, list[float]]:
+    work = batches(keys, total, datetime.now(UTC) - timedelta(minutes=1))
+    queue: asyncio.Queue[list[dict[str, object]]] = asyncio.Queue()
+    for batch in work:
+        queue.put_nowait(batch)
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=120) as http:
+            while not queue.empty():
+                batch = queue.get_nowait()
+                started = time.perf_counter()
+                r = await http.post("/v1/readings", json={"readings": batch})
+                latencies.append(time.perf_counter() - started)
+                body = r.json()
+                assert r.status_code == 200 and body["created"] == len(batch), r.text[:300]
+
+    started = time.perf_counter()
+    await asyncio.gather(*[client() for _ in range(CLIENTS)])
+    return total / (time.perf_counter() - started), latencies
+
+
+async def bare_copy(server: Server, total: int) -> float:
+    connection = await asyncpg.connect(server.database_url)
+    try:
+        org = uuid.UUID(server.organization_id)
+        kpi_ids = [
+            await connection.fetchval(
+                "INSERT INTO kpis (id, organization_id, key, name, unit, direction, version) "
+                "VALUES ($1, $2, $3, $3, 'n', 'higher_is_better', 1) RETURNING id",
+                uuid.uuid4(),
+                org,
+                f"copy-{i}",
+            )
+            for i in range(100)
+        ]
+        start = datetime.now(UTC)
+        rows = [
+            (org, kpi_ids[i % 100], "bench", start + timedelta(milliseconds=i), float(i % 997))
+            for i in range(total)
+        ]
+        started = time.perf_counter()
+        await connection.copy_records_to_table(
+            "kpi_readings",
+            records=rows,
+            columns=["organization_id", "kpi_id", "source", "observed_at", "value"],
+        )
+        return total / (time.perf_counter() - started)
+    finally:
+        await connection.close()
+
+
+async def single_posts(server: Server, key: str, requests: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    counter = iter(range(requests))
+    base = datetime.now(UTC) - timedelta(minutes=2)
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=60) as http:
+            for i in counter:
+                at = (base + timedelta(microseconds=i)).isoformat()
+                started = time.perf_counter()
+                r = await http.post(f"/v1/kpis/{key}/readings", json={"value": 1.0, "observed_at": at})
+                latencies.append(time.perf_counter() - started)
+                assert r.status_code == 201, r.text[:300]
+
+    started = time.perf_counter()
+    await asyncio.gather(*[client() for _ in range(32)])
+    return requests / (time.perf_counter() - started), latencies
+
+
+async def main(total: int, kpis: int, singles: int) -> None:
+    with running_server() as server:
+        headers = {"Authorization": f"Bearer {server.api_key}"}
+        async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=60) as http:
+            keys = await setup_kpis(http, "api", kpis)
+        api_rate, batch_latencies = await api_ingest(server, keys, total)
+        copy_rate = await bare_copy(server, total)
+        single_rate, single_latencies = await single_posts(server, keys[0], singles)
+    print(f"readings: {total:,} across {kpis} KPIs (one alert rule each)")
+    print(f"(a) API  POST /v1/readings, {CLIENTS} clients x {BATCH}/batch: {api_rate:,.0f} readings/s")
+    print(f"    per batch: {summary(batch_latencies)}")
+    print(f"(b) bare asyncpg copy_records_to_table: {copy_rate:,.0f} readings/s")
+    print(f"    ratio (a)/(b): {api_rate / copy_rate:.2f}  (goal >= 0.5)")
+    print(f"(c) single-reading POST, 32 connections: {single_rate:,.0f} requests/s")
+    print(f"    per request: {summary(single_latencies)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--readings", type=int, default=200_000)
+    parser.add_argument("--kpis", type=int, default=100)
+    parser.add_argument("--singles", type=int, default=3_000)
+    args = parser.parse_args()
+    asyncio.run(main(args.readings, args.kpis, args.singles))
