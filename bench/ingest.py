@@ -59,7 +59,9 @@ async def api_ingest(server: Server, keys: list[str], total: int) -> tuple[float
     headers = {"Authorization": f"Bearer {server.api_key}"}
 
     async def client() -> None:
-        async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=120) as http:
+        async with httpx.AsyncClient(
+            base_url=server.base_url, headers=headers, timeout=120
+        ) as http:
             while not queue.empty():
                 batch = queue.get_nowait()
                 started = time.perf_counter()
@@ -114,7 +116,9 @@ async def single_posts(server: Server, key: str, requests: int) -> tuple[float, 
             for i in counter:
                 at = (base + timedelta(microseconds=i)).isoformat()
                 started = time.perf_counter()
-                r = await http.post(f"/v1/kpis/{key}/readings", json={"value": 1.0, "observed_at": at})
+                r = await http.post(
+                    f"/v1/kpis/{key}/readings", json={"value": 1.0, "observed_at": at}
+                )
                 latencies.append(time.perf_counter() - started)
                 assert r.status_code == 201, r.text[:300]
 
@@ -132,7 +136,9 @@ async def main(total: int, kpis: int, singles: int) -> None:
         copy_rate = await bare_copy(server, total)
         single_rate, single_latencies = await single_posts(server, keys[0], singles)
     print(f"readings: {total:,} across {kpis} KPIs (one alert rule each)")
-    print(f"(a) API  POST /v1/readings, {CLIENTS} clients x {BATCH}/batch: {api_rate:,.0f} readings/s")
+    print(
+        f"(a) API  POST /v1/readings, {CLIENTS} clients x {BATCH}/batch: {api_rate:,.0f} readings/s"
+    )
     print(f"    per batch: {summary(batch_latencies)}")
     print(f"(b) bare asyncpg copy_records_to_table: {copy_rate:,.0f} readings/s")
     print(f"    ratio (a)/(b): {api_rate / copy_rate:.2f}  (goal >= 0.5)")
