@@ -21,7 +21,14 @@ def _url() -> str:
     return str(configured) if configured else resolve_database_url(get_settings())
 
 
+# Any fixed number: replicas starting together take turns instead of racing.
+MIGRATION_LOCK = 7_415_262_001
+
+
 def _run(connection: Connection) -> None:
+    # A session lock: it outlives the commit below and ends with the connection.
+    connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+    connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -9,6 +9,8 @@ once, and ``UNIQUE (fingerprint, sequence)`` on events backs that up.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,31 +64,49 @@ def series_of(row: AlertState) -> SeriesState:
     )
 
 
+async def evaluate_rules(
+    session: AsyncSession,
+    kpis: dict[uuid.UUID, Kpi],
+    rules: Sequence[AlertRule],
+    now: datetime,
+    *,
+    skip_locked: bool = False,
+) -> int:
+    """Evaluate many series at ``now`` with three queries however many there are: lock the
+    state rows, read every window, then write what changed. Returns events written."""
+    rows = await rules_repository.lock_states(
+        session, [r.id for r in rules], skip_locked=skip_locked
+    )
+    # Decisions never go back in time: a slower evaluator with an older clock is a no-op.
+    due = [r for r in rules if r.id in rows and not _from_the_past(rows[r.id], now)]
+    seen = await rules_repository.windows(session, due, now)
+    emitted = 0
+    for rule in due:
+        row, kpi = rows[rule.id], kpis[rule.kpi_id]
+        value, samples, newest = seen[rule.id]
+        policy = policy_of(rule)
+        has_data = newest is not None and now - newest <= policy.no_data_after
+        enough = value if samples >= rule.min_samples else None
+        outcome = evaluate(
+            policy, series_of(row), Observation(enough, has_data, samples), now, prefixed("alrt")
+        )
+        _store(row, outcome.state, now, value)
+        for emitted_event in outcome.events:
+            await _emit(session, kpi, rule, row, emitted_event, now, value, samples)
+        emitted += len(outcome.events)
+    await session.flush()
+    return emitted
+
+
+def _from_the_past(row: AlertState, now: datetime) -> bool:
+    return row.last_eval_at is not None and now < row.last_eval_at
+
+
 async def evaluate_rule(
     session: AsyncSession, kpi: Kpi, rule: AlertRule, now: datetime, *, skip_locked: bool = False
 ) -> int:
     """Evaluate one series at ``now``; returns how many events were written."""
-    row = await rules_repository.lock_state(session, rule.id, skip_locked=skip_locked)
-    if row is None:
-        return 0
-    # Decisions never go back in time: a slower evaluator with an older clock is a no-op.
-    if row.last_eval_at is not None and now < row.last_eval_at:
-        return 0
-    policy = policy_of(rule)
-    value, samples = await rules_repository.window_stats(
-        session, kpi.id, now - rule.window, now, rule.aggregation
-    )
-    newest = await rules_repository.newest_observation(session, kpi.id, now)
-    has_data = newest is not None and now - newest <= policy.no_data_after
-    enough = value if samples >= rule.min_samples else None
-    outcome = evaluate(
-        policy, series_of(row), Observation(enough, has_data, samples), now, prefixed("alrt")
-    )
-    _store(row, outcome.state, now, value)
-    for emitted in outcome.events:
-        await _emit(session, kpi, rule, row, emitted, now, value, samples)
-    await session.flush()
-    return len(outcome.events)
+    return await evaluate_rules(session, {kpi.id: kpi}, [rule], now, skip_locked=skip_locked)
 
 
 async def emit_reset(

@@ -20,7 +20,7 @@ from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.errors import Forbidden, ValidationFailed
 from service.kpis import readings_repository, repository, rules_repository
-from service.kpis.evaluator import evaluate_rule
+from service.kpis.evaluator import evaluate_rules
 from service.kpis.readings_repository import NewReading
 from service.kpis.schemas import (
     MAX_BATCH,
@@ -199,7 +199,4 @@ async def evaluate_on_ingest(
     """Evaluate every enabled rule of the touched KPIs, in this transaction."""
     rules = await rules_repository.enabled_rules_of_kpis(session, organization_id, kpi_ids)
     kpis = await rules_repository.kpis_by_id(session, organization_id, [r.kpi_id for r in rules])
-    emitted = 0
-    for rule in rules:
-        emitted += await evaluate_rule(session, kpis[rule.kpi_id], rule, now)
-    return emitted
+    return await evaluate_rules(session, kpis, rules, now)

@@ -62,52 +62,6 @@ async def lock_state(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def window_stats(
-    session: AsyncSession, kpi_id: uuid.UUID, start: datetime, end: datetime, aggregation: str
-) -> tuple[float | None, int]:
-    """The aggregate over readings observed in ``(start, end]`` and how many there were."""
-    driver = await driver_of(session)
-    if aggregation == "last":
-        row = await driver.fetchrow(
-            """
-            SELECT value, count(*) OVER () AS samples FROM kpi_readings
-            WHERE kpi_id = $1 AND observed_at > $2 AND observed_at <= $3
-            ORDER BY observed_at DESC, source DESC LIMIT 1
-            """,
-            kpi_id,
-            start,
-            end,
-        )
-        return (None, 0) if row is None else (float(row["value"]), int(row["samples"]))
-    row = await driver.fetchrow(
-        """
-        SELECT count(*) AS samples, avg(value) AS avg, min(value) AS min,
-               max(value) AS max, sum(value) AS sum
-        FROM kpi_readings WHERE kpi_id = $1 AND observed_at > $2 AND observed_at <= $3
-        """,
-        kpi_id,
-        start,
-        end,
-    )
-    samples = int(row["samples"])
-    if aggregation == "count":
-        return float(samples), samples
-    value = row[aggregation]
-    return (None if value is None else float(value)), samples
-
-
-async def newest_observation(
-    session: AsyncSession, kpi_id: uuid.UUID, until: datetime
-) -> datetime | None:
-    driver = await driver_of(session)
-    result: datetime | None = await driver.fetchval(
-        "SELECT max(observed_at) FROM kpi_readings WHERE kpi_id = $1 AND observed_at <= $2",
-        kpi_id,
-        until,
-    )
-    return result
-
-
 async def all_enabled_rule_ids(
     session: AsyncSession, after: uuid.UUID | None, limit: int
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
@@ -160,3 +114,93 @@ async def kpis_by_id(
         return {}
     stmt = select(Kpi).where(Kpi.organization_id == organization_id, Kpi.id.in_(ids))
     return {k.id: k for k in (await session.scalars(stmt)).all()}
+
+
+WINDOWS_SQL = """
+SELECT r.rule_id, w.samples, w.value, n.newest
+FROM unnest($1::uuid[], $2::uuid[], $3::interval[], $4::text[], $5::bool[])
+     AS r(rule_id, kpi_id, win, agg, latest_only)
+CROSS JOIN LATERAL (
+    SELECT count(*) AS samples,
+           CASE r.agg
+               WHEN 'avg' THEN avg(value)
+               WHEN 'min' THEN min(value)
+               WHEN 'max' THEN max(value)
+               WHEN 'sum' THEN sum(value)
+               WHEN 'count' THEN count(*)::float8
+               ELSE (array_agg(value ORDER BY observed_at DESC, source DESC))[1]
+           END AS value
+    FROM (
+        SELECT value, observed_at, source FROM kpi_readings
+        WHERE kpi_id = r.kpi_id AND observed_at > $6::timestamptz - r.win
+          AND observed_at <= $6::timestamptz
+        ORDER BY observed_at DESC, source DESC
+        LIMIT CASE WHEN r.latest_only THEN 1 END
+    ) AS x
+) AS w
+CROSS JOIN LATERAL (
+    SELECT max(observed_at) AS newest FROM kpi_readings
+    WHERE kpi_id = r.kpi_id AND observed_at <= $6::timestamptz
+) AS n
+"""
+
+
+async def windows(
+    session: AsyncSession, rules: Sequence[AlertRule], at: datetime
+) -> dict[uuid.UUID, tuple[float | None, int, datetime | None]]:
+    """For many rules in one round trip: (aggregate, samples, newest reading) at ``at``.
+
+    ``last`` with ``min_samples`` 1 reads only the newest row of the window, so a long
+    window (the default rule's) costs one index probe, not a scan.
+    """
+    if not rules:
+        return {}
+    driver = await driver_of(session)
+    records = await driver.fetch(
+        WINDOWS_SQL,
+        [r.id for r in rules],
+        [r.kpi_id for r in rules],
+        [r.window for r in rules],
+        [r.aggregation for r in rules],
+        [r.aggregation == "last" and r.min_samples <= 1 for r in rules],
+        at,
+    )
+    return {
+        rec["rule_id"]: (
+            None if rec["value"] is None else float(rec["value"]),
+            int(rec["samples"]),
+            rec["newest"],
+        )
+        for rec in records
+    }
+
+
+async def lock_states(
+    session: AsyncSession, rule_ids: Sequence[uuid.UUID], *, skip_locked: bool = False
+) -> dict[uuid.UUID, AlertState]:
+    """Series rows of many rules, locked in rule-id order (one order: no deadlocks)."""
+    if not rule_ids:
+        return {}
+    stmt = (
+        select(AlertState)
+        .where(AlertState.rule_id.in_(rule_ids))
+        .order_by(AlertState.rule_id)
+        .with_for_update(skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    )
+    return {row.rule_id: row for row in (await session.scalars(stmt)).all()}
+
+
+async def rules_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[AlertRule]:
+    """Enabled rules by id across tenants, for the scheduled evaluator only."""
+    if not ids:
+        return []
+    stmt = select(AlertRule).where(AlertRule.id.in_(ids), AlertRule.enabled.is_(True))
+    return list((await session.scalars(stmt.order_by(AlertRule.id))).all())
+
+
+async def kpis_of_rules(session: AsyncSession, rules: Sequence[AlertRule]) -> dict[uuid.UUID, Kpi]:
+    ids = list({r.kpi_id for r in rules})
+    if not ids:
+        return {}
+    return {k.id: k for k in (await session.scalars(select(Kpi).where(Kpi.id.in_(ids)))).all()}

@@ -13,8 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.kpis import rules_repository
-from service.kpis.evaluator import evaluate_rule
-from service.models import AlertRule, Kpi
+from service.kpis.evaluator import evaluate_rules
 from service.models.base import utcnow
 
 logger = logging.getLogger("meridian.scheduler")
@@ -34,15 +33,9 @@ async def evaluate_all(
             return emitted
         after = pairs[-1][1]
         async with sessions() as session, session.begin():
-            for _org, rule_id in pairs:
-                rule = await session.get(AlertRule, rule_id)
-                if rule is None or not rule.enabled:
-                    continue
-                kpi = await session.get(Kpi, rule.kpi_id)
-                assert kpi is not None
-                emitted += await evaluate_rule(
-                    session, kpi, rule, now or utcnow(), skip_locked=True
-                )
+            rules = await rules_repository.rules_by_id(session, [rule for _, rule in pairs])
+            kpis = await rules_repository.kpis_of_rules(session, rules)
+            emitted += await evaluate_rules(session, kpis, rules, now or utcnow(), skip_locked=True)
 
 
 async def run_scheduler(
