@@ -264,6 +264,18 @@ async def test_team_parent_loops_are_409(tenant: Tenant) -> None:
     assert root.json()["parent_id"] is None
 
 
+async def test_parent_team_from_another_organization_is_refused(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    foreign = await team(other_tenant, "Theirs")
+    body = {"name": "Mine", "parent_id": foreign["id"]}
+    assert_problem(await tenant.post("/v1/teams", json=body), 422)
+    mine = await team(tenant, "Mine")
+    url = f"/v1/teams/{mine['id']}"
+    assert_problem(await patch(tenant, url, {"parent_id": foreign["id"]}), 422)
+    assert (await get(tenant, url))["parent_id"] is None
+
+
 async def test_add_and_remove_members(tenant: Tenant) -> None:
     ada, bob = await person(tenant, "ada"), await person(tenant, "bob")
     core = await team(tenant, "Core")
