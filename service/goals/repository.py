@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.pagination import PageRequest, apply_keyset, decode_cursor
@@ -112,3 +112,46 @@ async def add(session: AsyncSession, row: object) -> None:
 async def remove(session: AsyncSession, row: object) -> None:
     await session.delete(row)
     await session.flush()
+
+
+async def key_results_driven_by(
+    session: AsyncSession, organization_id: uuid.UUID, kpi_ids: Sequence[uuid.UUID]
+) -> list[KeyResult]:
+    if not kpi_ids:
+        return []
+    stmt = select(KeyResult).where(
+        KeyResult.organization_id == organization_id, KeyResult.kpi_id.in_(kpi_ids)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def lock_objectives(
+    session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> list[Objective]:
+    stmt = (
+        select(Objective)
+        .where(Objective.organization_id == organization_id, Objective.id.in_(ids))
+        .order_by(Objective.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def lock_key_results(
+    session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> list[KeyResult]:
+    stmt = (
+        select(KeyResult)
+        .where(KeyResult.organization_id == organization_id, KeyResult.id.in_(ids))
+        .order_by(KeyResult.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def add_check_ins(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Many check-ins in one batched INSERT (readings can bring thousands at once)."""
+    if rows:
+        await session.execute(insert(CheckIn), list(rows))

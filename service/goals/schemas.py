@@ -110,6 +110,9 @@ class KeyResultCreate(InputModel):
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217.")
     weight: float = Field(default=1.0, gt=0, le=1000)
     owner_id: uuid.UUID | None = None
+    kpi_id: uuid.UUID | None = Field(
+        default=None, description="Drive this key result by a KPI: each reading is a check-in."
+    )
 
 
 class KeyResultUpdate(InputModel):
@@ -125,6 +128,7 @@ class KeyResultUpdate(InputModel):
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     weight: float | None = Field(default=None, gt=0, le=1000)
     owner_id: uuid.UUID | None = None
+    kpi_id: uuid.UUID | None = None
 
 
 class KeyResultRead(OutputModel):
@@ -142,6 +146,7 @@ class KeyResultRead(OutputModel):
     currency: str | None
     weight: float
     owner_id: uuid.UUID | None
+    kpi_id: uuid.UUID | None = Field(description="The KPI whose readings drive this key result.")
     current: float | None = Field(description="Value of the latest check-in by observed_at.")
     progress: ProgressRead
     created_at: UtcDateTime

@@ -29,7 +29,7 @@ from service.goals.schemas import (
     ObjectiveUpdate,
     Unit,
 )
-from service.models import CheckIn, Cycle, KeyResult, Objective, Person, Team
+from service.models import CheckIn, Cycle, KeyResult, Kpi, Objective, Person, Team
 from service.models.base import utcnow
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -152,7 +152,7 @@ async def create_key_result(
     require(principal, Scope.WRITE)
     org = principal.organization_id
     objective = await _objective(session, principal, objective_id, for_update=True)
-    await _check_references(session, org, {"owner_id": data.owner_id})
+    await _check_references(session, org, {"owner_id": data.owner_id, "kpi_id": data.kpi_id})
     kr = KeyResult(organization_id=org, objective_id=objective.id, **data.model_dump())
     _validate_definition(kr)
     _refresh_key_result_progress(kr)
@@ -294,6 +294,7 @@ _REFERENCES: dict[str, tuple[type[Any], str]] = {
     "cycle_id": (Cycle, "cycle"),
     "owner_id": (Person, "person"),
     "team_id": (Team, "team"),
+    "kpi_id": (Kpi, "KPI"),
 }
 
 
@@ -359,3 +360,61 @@ def progress_explanation(kr_or_view: KeyResult | ObjectiveView) -> dict[str, Any
 
 def now() -> datetime:
     return utcnow()
+
+
+# ---- key results driven by KPIs ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KpiObservation:
+    kpi_id: uuid.UUID
+    source: str
+    observed_at: datetime
+    value: float
+
+
+async def follow_kpi_readings(
+    session: AsyncSession, org: uuid.UUID, readings: Sequence[KpiObservation]
+) -> int:
+    """Turn new readings into check-ins (source ``kpi``) on the key results they drive.
+
+    Runs in the ingest transaction. Locks objectives, then key results, in id order: the
+    same order as manual check-ins, so the two cannot deadlock. Returns check-ins written.
+    """
+    kpi_ids = sorted({r.kpi_id for r in readings})
+    driven = await repository.key_results_driven_by(session, org, kpi_ids)
+    if not driven:
+        return 0
+    objectives = await repository.lock_objectives(
+        session, org, sorted({k.objective_id for k in driven})
+    )
+    krs = await repository.lock_key_results(session, org, sorted(k.id for k in driven))
+    by_kpi: dict[uuid.UUID, list[KpiObservation]] = {}
+    for reading in sorted(readings, key=lambda r: r.observed_at):
+        by_kpi.setdefault(reading.kpi_id, []).append(reading)
+    rows: list[dict[str, Any]] = []
+    for kr in krs:
+        for reading in by_kpi.get(kr.kpi_id, []) if kr.kpi_id else []:
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "organization_id": org,
+                    "key_result_id": kr.id,
+                    "value": reading.value,
+                    "source": "kpi",
+                    "author": reading.source[:200],
+                    "observed_at": reading.observed_at,
+                    "value_before": kr.current,
+                    "progress_before": kr.progress_value,
+                    "created_at": utcnow(),
+                }
+            )
+            if kr.last_check_in_at is None or reading.observed_at >= kr.last_check_in_at:
+                kr.current, kr.last_check_in_at = reading.value, reading.observed_at
+                _refresh_key_result_progress(kr)
+    await repository.add_check_ins(session, rows)
+    for objective in objectives:
+        stamps = [k.last_check_in_at for k in krs if k.objective_id == objective.id]
+        objective.last_check_in_at = max(filter(None, [objective.last_check_in_at, *stamps]))
+        await _refresh_objective_progress(session, objective)
+    return len(rows)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.errors import Forbidden, ValidationFailed
+from service.goals.service import KpiObservation, follow_kpi_readings
 from service.kpis import readings_repository, repository, rules_repository
 from service.kpis.evaluator import evaluate_rules
 from service.kpis.readings_repository import NewReading
@@ -159,6 +160,12 @@ async def _store(
     result = _result(items, created, first_in_batch)
     touched = sorted({item.kpi.id for item in items if item.kpi and item.index in first_in_batch})
     await evaluate_on_ingest(session, principal.organization_id, touched, now)
+    fresh = [
+        KpiObservation(r.kpi_id, r.source, r.observed_at, r.value)
+        for r in rows
+        if (r.kpi_id, r.source, r.observed_at) in created
+    ]
+    await follow_kpi_readings(session, principal.organization_id, fresh)
     return result
 
 

@@ -53,6 +53,10 @@ class KeyResult(TenantMixin, VersionedMixin, Base):
     unit: Mapped[str] = mapped_column(String(16), default="number")
     currency: Mapped[str | None] = mapped_column(String(3))
     weight: Mapped[float] = mapped_column(Float, default=1.0)
+    # When set, every reading of this KPI becomes a check-in (source ``kpi``).
+    kpi_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("kpis.id", ondelete="SET NULL"), index=True
+    )
     current: Mapped[float | None] = mapped_column(Float)
     progress_value: Mapped[float] = mapped_column(Float, default=0.0)
     progress_raw: Mapped[float] = mapped_column(Float, default=0.0)

@@ -1,0 +1,64 @@
+"""Key results driven by a KPI: each reading becomes a check-in with source `kpi`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Tenant
+
+
+async def driven_kr(tenant: Tenant, objective: dict[str, Any]) -> dict[str, Any]:
+    kpi = await tenant.create("/v1/kpis", {"key": "signups", "name": "Signups"})
+    body = {"title": "Reach 100 signups", "type": "increase", "start": 0, "target": 100}
+    return await tenant.create(
+        f"/v1/objectives/{objective['id']}/key-results", body | {"kpi_id": kpi["id"]}
+    )
+
+
+async def test_readings_move_the_key_result_and_its_objective(
+    tenant: Tenant, objective: dict[str, Any]
+) -> None:
+    kr = await driven_kr(tenant, objective)
+    batch = [
+        {"kpi": "signups", "value": 20, "observed_at": "2026-11-01T00:00:00Z", "source": "crm"},
+        {"kpi": "signups", "value": 40, "observed_at": "2026-11-02T00:00:00Z", "source": "crm"},
+        {"kpi": "signups", "value": 5, "observed_at": "2026-10-01T00:00:00Z", "source": "crm"},
+    ]
+    assert (await tenant.post("/v1/readings", json={"readings": batch})).json()["created"] == 3
+    got = (await tenant.get(f"/v1/key-results/{kr['id']}")).json()
+    assert got["current"] == 40.0 and got["progress"]["value"] == 0.4
+    check_ins = (await tenant.get(f"/v1/key-results/{kr['id']}/check-ins")).json()["items"]
+    assert [(c["value"], c["source"], c["author"]) for c in check_ins] == [
+        (40.0, "kpi", "crm"),
+        (20.0, "kpi", "crm"),
+        (5.0, "kpi", "crm"),
+    ]
+    assert check_ins[0]["value_before"] == 20.0
+    assert (await tenant.get(f"/v1/objectives/{objective['id']}")).json()["progress"][
+        "value"
+    ] == 0.4
+
+
+async def test_a_duplicate_reading_is_not_a_second_check_in(
+    tenant: Tenant, objective: dict[str, Any]
+) -> None:
+    kr = await driven_kr(tenant, objective)
+    reading = {"value": 10, "observed_at": "2026-11-01T00:00:00Z"}
+    await tenant.post("/v1/kpis/signups/readings", json=reading)
+    await tenant.post("/v1/kpis/signups/readings", json=reading)
+    items = (await tenant.get(f"/v1/key-results/{kr['id']}/check-ins")).json()["items"]
+    assert len(items) == 1
+
+
+async def test_kpi_reference_must_exist_in_the_organization(
+    tenant: Tenant, other_tenant: Tenant, objective: dict[str, Any]
+) -> None:
+    foreign = await other_tenant.create("/v1/kpis", {"key": "theirs", "name": "Theirs"})
+    body = {"title": "x", "type": "increase", "start": 0, "target": 1, "kpi_id": foreign["id"]}
+    response = await tenant.post(f"/v1/objectives/{objective['id']}/key-results", json=body)
+    assert response.status_code == 422
+    kr = await driven_kr(tenant, objective)
+    unlinked = await tenant.patch(f"/v1/key-results/{kr['id']}", json={"kpi_id": None})
+    assert unlinked.status_code == 200 and unlinked.json()["kpi_id"] is None
+    await tenant.post("/v1/kpis/signups/readings", json={"value": 50})
+    assert (await tenant.get(f"/v1/key-results/{kr['id']}")).json()["current"] is None
