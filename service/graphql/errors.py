@@ -85,7 +85,8 @@ def _fields(errors: list[dict[str, Any]]) -> list[FieldError]:
     result = []
     for error in errors:
         loc = [str(p) for p in error.get("loc", ()) if p != "body"]
-        result.append(FieldError(field=".".join(_camel(p) for p in loc), message=error["msg"]))
+        message = str(error.get("msg") or error.get("detail") or "Invalid value.")
+        result.append(FieldError(field=".".join(_camel(p) for p in loc), message=message))
     return result
 
 

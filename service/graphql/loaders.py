@@ -20,10 +20,21 @@ from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.repository import get_many_scoped
 from service.goals import repository as goals_repository
-from service.models import CheckIn, Cycle, KeyResult, Objective, Person, Team
+from service.kpis import rules_repository
+from service.models import (
+    AlertRule,
+    AlertState,
+    CheckIn,
+    Cycle,
+    KeyResult,
+    Kpi,
+    Objective,
+    Person,
+    Team,
+)
 from service.teams import repository as teams_repository
 
-M = TypeVar("M", Cycle, Objective, KeyResult, Person, Team)
+M = TypeVar("M", Cycle, Objective, KeyResult, Person, Team, Kpi)
 R = TypeVar("R")
 
 CheckInKey = tuple[uuid.UUID, int]
@@ -43,6 +54,9 @@ class Loaders:
         self.key_results_by_objective = DataLoader[uuid.UUID, list[KeyResult]](self._key_results)
         self.check_ins_by_key_result = DataLoader[CheckInKey, list[CheckIn]](self._check_ins)
         self.members_by_team = DataLoader[uuid.UUID, list[Person]](self._members)
+        self.kpi = self._by_id(Kpi)
+        self.rules_by_kpi = DataLoader[uuid.UUID, list[AlertRule]](self._rules)
+        self.alerts_by_kpi = DataLoader[uuid.UUID, list[AlertState]](self._alerts)
 
     def clear_all(self) -> None:
         """Forget cached rows, e.g. after a mutation changed them."""
@@ -82,6 +96,18 @@ class Loaders:
     async def _members(self, ids: list[uuid.UUID]) -> Sequence[list[Person]]:
         members = await self._locked(teams_repository.members_of, ids)
         return [members[ident] for ident in ids]
+
+    async def _rules(self, ids: list[uuid.UUID]) -> Sequence[list[AlertRule]]:
+        grouped: dict[uuid.UUID, list[AlertRule]] = defaultdict(list)
+        for row in await self._locked(rules_repository.rules_of_kpis, ids):
+            grouped[row.kpi_id].append(row)
+        return [grouped[ident] for ident in ids]
+
+    async def _alerts(self, ids: list[uuid.UUID]) -> Sequence[list[AlertState]]:
+        grouped: dict[uuid.UUID, list[AlertState]] = defaultdict(list)
+        for row in await self._locked(rules_repository.states_of_kpis, ids):
+            grouped[row.kpi_id].append(row)
+        return [grouped[ident] for ident in ids]
 
 
 async def _get_many(

@@ -20,6 +20,8 @@ from service.cycles.graphql import CycleQuery
 from service.goals.graphql import GoalQuery
 from service.goals.graphql_mutations import GoalMutation
 from service.graphql.errors import ErrorCodes
+from service.kpis.graphql import KpiQuery
+from service.kpis.graphql_mutations import KpiMutation
 from service.people.graphql import PersonQuery
 from service.teams.graphql import TeamQuery
 
@@ -28,13 +30,15 @@ UUID_SCALAR = replace(
 )
 
 
-@strawberry.type(description="Read objectives, key results, cycles, people and teams.")
-class Query(GoalQuery, CycleQuery, PersonQuery, TeamQuery):
+@strawberry.type(
+    description="Read objectives, key results, cycles, people, teams, KPIs and alerts."
+)
+class Query(GoalQuery, CycleQuery, PersonQuery, TeamQuery, KpiQuery):
     pass
 
 
-@strawberry.type(description="Change goals; each result is a payload or a typed error.")
-class Mutation(GoalMutation):
+@strawberry.type(description="Change goals and KPIs; each result is a payload or a typed error.")
+class Mutation(GoalMutation, KpiMutation):
     pass
 
 

@@ -204,3 +204,31 @@ async def kpis_of_rules(session: AsyncSession, rules: Sequence[AlertRule]) -> di
     if not ids:
         return {}
     return {k.id: k for k in (await session.scalars(select(Kpi).where(Kpi.id.in_(ids)))).all()}
+
+
+async def rules_of_kpis(
+    session: AsyncSession, organization_id: uuid.UUID, kpi_ids: Sequence[uuid.UUID]
+) -> list[AlertRule]:
+    """The rules of many KPIs in one statement (GraphQL's loader), each KPI's in creation order."""
+    if not kpi_ids:
+        return []
+    stmt = (
+        select(AlertRule)
+        .where(AlertRule.organization_id == organization_id, AlertRule.kpi_id.in_(kpi_ids))
+        .order_by(AlertRule.created_at, AlertRule.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def states_of_kpis(
+    session: AsyncSession, organization_id: uuid.UUID, kpi_ids: Sequence[uuid.UUID]
+) -> list[AlertState]:
+    """The alert series of many KPIs in one statement (GraphQL's loader), by fingerprint."""
+    if not kpi_ids:
+        return []
+    stmt = (
+        select(AlertState)
+        .where(AlertState.organization_id == organization_id, AlertState.kpi_id.in_(kpi_ids))
+        .order_by(AlertState.fingerprint)
+    )
+    return list((await session.scalars(stmt)).all())
