@@ -230,3 +230,25 @@ async def test_repeated_idempotency_key_replays_the_ingest_answer(tenant: Tenant
     assert first.json() == second.json()
     assert second.headers["idempotent-replayed"] == "true"
     assert len((await tenant.get("/v1/kpis/mrr/readings")).json()["items"]) == 1
+
+
+async def test_concurrent_batches_over_the_same_kpis_all_land(tenant: Tenant) -> None:
+    import asyncio
+
+    keys = [f"k{i}" for i in range(6)]
+    for key in keys:
+        await tenant.create("/v1/kpis", {"key": key, "name": key, "target": 10})
+
+    def batch(order: list[str], second: int) -> dict[str, Any]:
+        readings = [
+            {"kpi": k, "value": i, "observed_at": f"2026-11-01T00:00:{second:02d}Z"}
+            for i, k in enumerate(order)
+        ]
+        return {"readings": readings}
+
+    bodies = [batch(keys if n % 2 else keys[::-1], n) for n in range(8)]
+    responses = await asyncio.gather(*[tenant.post("/v1/readings", json=b) for b in bodies])
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    assert sum(r.json()["created"] for r in responses) == 48
+    series = await tenant.get("/v1/kpis/k0/readings", params={"bucket": "1d", "agg": "count"})
+    assert series.json()["items"][0]["samples"] == 8

@@ -98,6 +98,12 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
     if sqlstate.startswith(("08", "57P")):
         return await _database_down(request, exc)
+    if sqlstate in ("40001", "40P01"):  # serialization failure, deadlock: safe to retry
+        logger.warning("transaction conflict: %s", sqlstate)
+        return problem_response(
+            ServiceUnavailable("A concurrent change conflicted; retry shortly.", retry_after=1),
+            request,
+        )
     if sqlstate.startswith("22"):  # data exception: out of range, bad encoding
         logger.info("data exception from the database: %s", getattr(exc, "orig", exc))
         return problem_response(

@@ -25,14 +25,22 @@ RETURNING kpi_id, source, observed_at
 
 # The newest reading per KPI moves ``latest`` only forward: a late reading never rewinds it.
 UPDATE_LATEST = """
-UPDATE kpis AS k
-SET latest_value = n.value, latest_observed_at = n.observed_at
-FROM (
+WITH newest AS (
     SELECT DISTINCT ON (kpi_id) kpi_id, observed_at, value
     FROM unnest($2::uuid[], $3::timestamptz[], $4::float8[]) AS r(kpi_id, observed_at, value)
     ORDER BY kpi_id, observed_at DESC
-) AS n
-WHERE k.id = n.kpi_id AND k.organization_id = $1::uuid
+), locked AS (
+    -- Lock the KPI rows in id order: concurrent batches touching the same KPIs then queue
+    -- instead of deadlocking.
+    SELECT k.id FROM kpis AS k JOIN newest AS n ON n.kpi_id = k.id
+    WHERE k.organization_id = $1::uuid
+    ORDER BY k.id
+    FOR NO KEY UPDATE OF k
+)
+UPDATE kpis AS k
+SET latest_value = n.value, latest_observed_at = n.observed_at
+FROM newest AS n
+WHERE k.id = n.kpi_id AND k.id IN (SELECT id FROM locked)
   AND (k.latest_observed_at IS NULL OR n.observed_at >= k.latest_observed_at)
 """
 
