@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 
 from service.auth.keys import Principal, Scope
@@ -14,7 +15,7 @@ from service.kpis.schemas import KpiCreate
 from service.models import Person, Team
 from tests.conftest import Tenant
 from tests.test_graphql import data, gql
-from tests.test_graphql_limits import count_statements
+from tests.test_graphql_limits import SessionUse, count_statements
 from tests.test_graphql_mutations import RESULT, mutate
 
 KPI_FIELDS = """id key name description unit direction target health etag
@@ -417,3 +418,47 @@ async def test_nested_kpi_query_statement_count_does_not_grow(app: FastAPI, tena
     # series. Measured: 6 statements for 5 KPIs and for 30.
     assert counts[5] == counts[30], counts
     assert counts[30] <= 6, counts
+
+
+CONCURRENT = """{
+  a: kpis(first: 30) { edges { node { key owner { id } team { id } alertRules { id }
+      alerts { state kpi { key } } } } }
+  b: kpi(idOrKey: "k1") { readings { edges { node { value } } } series(bucket: "1h") {
+      points { value } } alertRules { id } }
+  c: kpi(idOrKey: "k2") { readings(first: 1) { edges { node { value } } }
+      series(bucket: "1d", agg: MAX) { points { value } } }
+  alerts(first: 100) { edges { node { state kpi { key } } } }
+}"""
+
+
+async def test_sibling_kpi_fields_never_share_the_session_at_once(
+    app: FastAPI, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root lists, loader batches and the raw asyncpg reads of ``readings`` and ``series``
+    resolve concurrently on the request's one session; ``ctx.db_lock`` serialises them."""
+    await seed_kpis(app, tenant, 0, 30)
+    readings = [{"kpi": f"k{i}", "value": i} for i in range(3)]
+    assert (await mutate(tenant, INGEST, readings=readings))["created"] == 3
+    use = SessionUse()
+    use.watch(monkeypatch)
+    for _ in range(3):
+        got = await data(tenant, CONCURRENT)
+        assert len(got["a"]["edges"]) == 30 and len(got["alerts"]["edges"]) == 30
+        assert got["b"]["readings"]["edges"] == [{"node": {"value": 1.0}}]
+        assert got["c"]["series"]["points"] == [{"value": 2.0}]
+    assert use.most == 1
+
+
+async def test_a_failed_mutation_leaves_its_siblings_committed(tenant: Tenant) -> None:
+    document = """mutation {
+      ok: createKpi(input: {key: "nps", name: "NPS"}) { __typename }
+      dup: createKpi(input: {key: "nps", name: "Again"}) { __typename }
+      rule: createAlertRule(kpi: "nps", input: {operator: GT, warning: 3, critical: 2}) {
+        __typename }
+    }"""
+    got = await data(tenant, document)
+    assert got == {"ok": {"__typename": "CreateKpiPayload"},
+                   "dup": {"__typename": "ConflictError"},
+                   "rule": {"__typename": "ValidationError"}}  # fmt: skip
+    assert (await tenant.get("/v1/kpis/nps")).json()["name"] == "NPS"
+    assert (await tenant.get("/v1/kpis/nps/alert-rules")).json() == []
