@@ -47,7 +47,8 @@ UPDATE_RULE = f"""mutation($kpi: String!, $id: UUID!, $input: UpdateAlertRuleInp
 DELETE_RULE = f"""mutation($kpi: String!, $id: UUID!) {{ deleteAlertRule(kpi: $kpi, id: $id) {{
     {RESULT} ... on DeleteAlertRulePayload {{ id }} }} }}"""
 KPI = f"""query($ref: String!) {{ kpi(idOrKey: $ref) {{ {KPI_FIELDS}
-    alertRules {{ id name }} alerts {{ fingerprint state severity lastValue kpi {{ key }} }}
+    alertRules {{ id name }}
+    alerts {{ fingerprint state severity lastValue kpi {{ key }} rule {{ name }} }}
     }} }}"""
 
 
@@ -75,6 +76,7 @@ async def test_kpi_by_id_and_key_with_owner_team_and_latest(tenant: Tenant) -> N
     assert [r["name"] for r in by_key["alertRules"]] == ["target"]
     [alert] = by_key["alerts"]
     assert alert["state"] == "OK" and alert["kpi"] == {"key": "churn"}
+    assert alert["rule"] == {"name": "target"}
     rest = await tenant.get(f"/v1/kpis/{kpi['id']}")
     assert rest.headers["etag"] == by_key["etag"]
     missing = await data(tenant, KPI, {"ref": "nope"})
@@ -346,6 +348,22 @@ async def test_scopes_are_the_services(tenant: Tenant) -> None:
         body = await gql(ingester, document, {"ref": "churn"})
         assert body["errors"][0]["extensions"]["code"] == "forbidden", body
     assert (await tenant.get("/v1/kpis/churn")).json()["name"] == "Churn"
+
+
+async def test_ingest_key_limited_to_some_kpis_gets_a_403_per_item(tenant: Tenant) -> None:
+    allowed = await make_kpi(tenant)
+    await make_kpi(tenant, key="secret")
+    created = await tenant.create(
+        "/v1/api-keys", {"name": "limited", "scopes": ["ingest"], "kpi_ids": [allowed["id"]]}
+    )
+    limited = Tenant(tenant.organization_id, created["key"], tenant.http)
+    batch = [{"kpi": "churn", "value": 2}, {"kpi": "secret", "value": 2}]
+    got = await mutate(limited, INGEST, readings=batch)
+    assert [r["status"] for r in got["results"]] == ["CREATED", "REJECTED"]
+    assert got["results"][1]["problem"]["status"] == 403
+    refused = await mutate(limited, INGEST, readings=batch, atomic=True)
+    assert refused["__typename"] == "IngestRefusedError"
+    assert [r["index"] for r in refused["results"]] == [1]
 
 
 async def test_kpis_are_invisible_across_organizations(

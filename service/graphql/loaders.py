@@ -34,7 +34,7 @@ from service.models import (
 )
 from service.teams import repository as teams_repository
 
-M = TypeVar("M", Cycle, Objective, KeyResult, Person, Team, Kpi)
+M = TypeVar("M", Cycle, Objective, KeyResult, Person, Team, Kpi, AlertRule)
 R = TypeVar("R")
 
 CheckInKey = tuple[uuid.UUID, int]
@@ -55,6 +55,7 @@ class Loaders:
         self.check_ins_by_key_result = DataLoader[CheckInKey, list[CheckIn]](self._check_ins)
         self.members_by_team = DataLoader[uuid.UUID, list[Person]](self._members)
         self.kpi = self._by_id(Kpi)
+        self.alert_rule = self._by_id(AlertRule)
         self.rules_by_kpi = DataLoader[uuid.UUID, list[AlertRule]](self._rules)
         self.alerts_by_kpi = DataLoader[uuid.UUID, list[AlertState]](self._alerts)
 

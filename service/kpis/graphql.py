@@ -199,6 +199,11 @@ class AlertNode:
         row = await info.context.loaders.kpi.load(self.kpi_id)
         return None if row is None else KpiNode.of(row)
 
+    @strawberry.field(description="The rule the series evaluates.")
+    async def rule(self, info: Info) -> AlertRuleNode | None:
+        row = await info.context.loaders.alert_rule.load(self.rule_id)
+        return None if row is None else AlertRuleNode.of(row)
+
 
 def _arg(description: str) -> Any:
     return strawberry.argument(description=description)
