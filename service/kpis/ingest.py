@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.keys import Principal, Scope
@@ -58,7 +58,7 @@ async def ingest_for_kpi(
     raw_items = [payload] if single else payload
     _check_size(raw_items)
     now = utcnow()
-    items = [_parse(i, raw, ReadingIn, principal, now, kpi) for i, raw in enumerate(raw_items)]
+    items = _parse_all(raw_items, ReadingIn, principal, now, kpi)
     if single and items[0].problem:
         problem = items[0].problem
         raise ValidationFailed(problem["detail"], errors=problem.get("errors"))
@@ -72,9 +72,7 @@ async def ingest_batch(
     require(principal, Scope.INGEST)
     _check_size(raw_items)
     now = utcnow()
-    items = [
-        _parse(i, raw, BatchReadingIn, principal, now, None) for i, raw in enumerate(raw_items)
-    ]
+    items = _parse_all(raw_items, BatchReadingIn, principal, now, None)
     refs = [raw["kpi"] for raw, item in zip(raw_items, items, strict=True) if not item.problem]
     kpis = await repository.resolve_refs(session, principal.organization_id, refs)
     for raw, item in zip(raw_items, items, strict=True):
@@ -102,6 +100,28 @@ def _check_size(raw_items: Sequence[Any]) -> None:
         raise ValidationFailed.on("readings", f"At most {MAX_BATCH} readings per request.")
 
 
+_LIST_ADAPTERS: dict[type[ReadingIn], TypeAdapter[Any]] = {
+    ReadingIn: TypeAdapter(list[ReadingIn]),
+    BatchReadingIn: TypeAdapter(list[BatchReadingIn]),
+}
+
+
+def _parse_all(
+    raw_items: Sequence[Any],
+    schema: type[ReadingIn],
+    principal: Principal,
+    now: datetime,
+    kpi: Kpi | None,
+) -> list[_Item]:
+    """Validate the whole list in one pass (fast); only when that fails, item by item, so
+    each refused item gets its own problem."""
+    try:
+        parsed = _LIST_ADAPTERS[schema].validate_python(raw_items)
+    except ValidationError:
+        return [_parse(i, raw, schema, principal, now, kpi) for i, raw in enumerate(raw_items)]
+    return [_item(i, reading, principal, now, kpi) for i, reading in enumerate(parsed)]
+
+
 def _parse(
     index: int,
     raw: Any,
@@ -118,6 +138,12 @@ def _parse(
             for e in exc.errors(include_url=False, include_input=False)
         ]
         return _Item(index, problem=_problem(422, "; ".join(e["msg"] for e in errors), errors))
+    return _item(index, parsed, principal, now, kpi)
+
+
+def _item(
+    index: int, parsed: ReadingIn, principal: Principal, now: datetime, kpi: Kpi | None
+) -> _Item:
     observed_at = parsed.observed_at or now
     if observed_at > now + CLOCK_SKEW:
         return _Item(index, problem=_problem(422, "`observed_at` is in the future."))
