@@ -33,20 +33,34 @@ def page_params(
     return PageRequest(limit=limit, cursor=cursor)
 
 
-def encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(ident)]).encode()
+def encode_keyset(moment: datetime, tiebreak: str) -> str:
+    """An opaque cursor for a ``(timestamp, tie-breaker)`` keyset position."""
+    raw = json.dumps([moment.isoformat(), tiebreak]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_keyset(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor of ours names; anything else is a 400, never a 500."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, ident = json.loads(base64.urlsafe_b64decode(padded))
-        moment = datetime.fromisoformat(created_at)
-        if moment.tzinfo is None:
-            raise ValueError("cursor timestamps carry an offset")
-        return moment.astimezone(UTC), uuid.UUID(ident)
+        moment_text, tiebreak = json.loads(base64.urlsafe_b64decode(padded))
+        moment = datetime.fromisoformat(moment_text)
+        if moment.tzinfo is None or not isinstance(tiebreak, str):
+            raise ValueError("not a cursor of ours")
+        return moment.astimezone(UTC), tiebreak
     except (ValueError, TypeError, OverflowError) as exc:
+        raise BadRequest("The cursor is not one this service issued.") from exc
+
+
+def encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
+    return encode_keyset(created_at, str(ident))
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    moment, tiebreak = decode_keyset(cursor)
+    try:
+        return moment, uuid.UUID(tiebreak)
+    except ValueError as exc:
         raise BadRequest("The cursor is not one this service issued.") from exc
 
 

@@ -25,7 +25,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from service.api.etag import etag_of
-from service.common.pagination import DEFAULT_LIMIT, PageRequest
+from service.common.pagination import DEFAULT_LIMIT, PageRequest, encode_keyset
 from service.errors import NotFound
 from service.graphql.context import Info
 from service.graphql.types import (
@@ -41,7 +41,6 @@ from service.kpis import rules_service, service
 from service.kpis.durations import format_duration
 from service.kpis.evaluation import OnNoData, State
 from service.kpis.schemas import Aggregation, BucketRead, Direction, Health, ReadingRead
-from service.kpis.service import _encode_reading_cursor
 from service.kpis.thresholds import Operator, Severity
 from service.models import AlertRule, AlertState, Kpi
 from service.people.graphql import PersonNode
@@ -298,7 +297,7 @@ class KpiNode:
             )
         readings = [ReadingRead.model_validate(row) for row in rows]
         edges = [
-            Edge(cursor=_encode_reading_cursor(r.observed_at, r.source), node=ReadingNode.of(r))
+            Edge(cursor=encode_keyset(r.observed_at, r.source), node=ReadingNode.of(r))
             for r in readings
         ]
         return Connection(

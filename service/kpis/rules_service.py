@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
-from service.common.pagination import PageRequest
-from service.errors import BadRequest, NotFound, ValidationFailed
+from service.common.pagination import PageRequest, decode_keyset, encode_keyset
+from service.errors import NotFound, ValidationFailed
 from service.kpis import rules_repository
 from service.kpis.evaluation import State
 from service.kpis.rule_schemas import AlertRuleCreate, AlertRuleUpdate
@@ -166,25 +166,14 @@ async def alert_history(
 ) -> tuple[list[Event], str | None]:
     require(principal, Scope.READ)
     kpi = await find_kpi(session, principal, ref)
-    before = _decode_history_cursor(page.cursor) if page.cursor else None
+    before = decode_keyset(page.cursor) if page.cursor else None
     rows = await rules_repository.history(
         session, principal.organization_id, kpi.id, before, page.limit + 1
     )
     if len(rows) <= page.limit:
         return rows, None
     rows = rows[: page.limit]
-    return rows, f"{rows[-1].created_at.isoformat()}|{rows[-1].id}"
-
-
-def _decode_history_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created_at, _, event_id = cursor.partition("|")
-        moment = datetime.fromisoformat(created_at)
-        if moment.tzinfo is None or not event_id:
-            raise ValueError("not a history cursor")
-        return moment.astimezone(UTC), event_id
-    except (ValueError, OverflowError) as exc:
-        raise BadRequest("The cursor is not one this service issued.") from exc
+    return rows, encode_keyset(rows[-1].created_at, rows[-1].id)
 
 
 async def _add_rule(session: AsyncSession, rule: AlertRule) -> None:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
-from service.common.pagination import PageRequest, split_page
+from service.common.pagination import PageRequest, decode_keyset, encode_keyset, split_page
 from service.common.repository import get_scoped, list_scoped
-from service.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed
 from service.kpis import readings_repository, repository
 from service.kpis.durations import parse_bucket
 from service.kpis.schemas import Aggregation, Direction, Health, KpiCreate, KpiUpdate
@@ -108,7 +106,7 @@ async def list_readings(
     kpi = await find_kpi(session, principal, ref)
     after = None
     if page.cursor:
-        observed_at, source = _decode_reading_cursor(page.cursor)
+        observed_at, source = decode_keyset(page.cursor)
         after = (observed_at, source)
     rows = await readings_repository.list_readings(
         session, principal.organization_id, kpi.id, query.start, query.end, after, page.limit + 1
@@ -117,7 +115,7 @@ async def list_readings(
         return rows, None
     rows = rows[: page.limit]
     last = rows[-1]
-    return rows, _encode_reading_cursor(last["observed_at"], str(last["source"]))
+    return rows, encode_keyset(last["observed_at"], str(last["source"]))
 
 
 async def downsample(
@@ -162,20 +160,3 @@ async def _check_owner(
         raise ValidationFailed.on("owner_id", f"There is no person {owner_id}.")
     if team_id is not None and await get_scoped(session, Team, org, team_id) is None:
         raise ValidationFailed.on("team_id", f"There is no team {team_id}.")
-
-
-def _encode_reading_cursor(observed_at: datetime, source: str) -> str:
-    raw = json.dumps([observed_at.isoformat(), source]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_reading_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        observed_at, source = json.loads(base64.urlsafe_b64decode(padded))
-        moment = datetime.fromisoformat(observed_at)
-        if moment.tzinfo is None:
-            raise ValueError("cursor timestamps carry an offset")
-        return moment.astimezone(UTC), str(source)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise BadRequest("The cursor is not one this service issued.") from exc
