@@ -95,15 +95,6 @@ async def latest_check_in(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def count_key_results(
-    session: AsyncSession, organization_id: uuid.UUID, objective_id: uuid.UUID
-) -> int:
-    stmt = select(func.count()).where(
-        KeyResult.organization_id == organization_id, KeyResult.objective_id == objective_id
-    )
-    return int((await session.execute(stmt)).scalar_one())
-
-
 async def add(session: AsyncSession, row: object) -> None:
     session.add(row)
     await session.flush()

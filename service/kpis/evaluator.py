@@ -1,6 +1,6 @@
 """Running the pure transition function against the database, under the series row lock.
 
-Ingest and the schedule both come through ``evaluate_rule``: the state row is locked
+Ingest and the schedule both come through ``evaluate_rules``: the state rows are locked
 (``SELECT ... FOR UPDATE``), the window is read, the transition computed, and the new state
 and its events are written in the caller's transaction. Two evaluators racing therefore
 serialise on the row and the second sees the first's result: each transition is emitted
@@ -100,13 +100,6 @@ async def evaluate_rules(
 
 def _from_the_past(row: AlertState, now: datetime) -> bool:
     return row.last_eval_at is not None and now < row.last_eval_at
-
-
-async def evaluate_rule(
-    session: AsyncSession, kpi: Kpi, rule: AlertRule, now: datetime, *, skip_locked: bool = False
-) -> int:
-    """Evaluate one series at ``now``; returns how many events were written."""
-    return await evaluate_rules(session, {kpi.id: kpi}, [rule], now, skip_locked=skip_locked)
 
 
 async def emit_reset(
