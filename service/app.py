@@ -18,6 +18,7 @@ from service.config import Settings, get_settings
 from service.cycles.router import router as cycles_router
 from service.db import create_engine, create_sessionmaker, resolve_database_url
 from service.errors import ServiceUnavailable
+from service.events.router import router as events_router
 from service.goals.router import router as goals_router
 from service.graphql.router import graphql_router
 from service.kpis.router import router as kpis_router
@@ -25,6 +26,10 @@ from service.kpis.scheduler import run_scheduler
 from service.metrics import render
 from service.people.router import router as people_router
 from service.teams.router import router as teams_router
+from service.webhooks.dispatcher import DispatcherConfig, asyncpg_dsn, run_dispatcher
+from service.webhooks.router import router as webhooks_router
+from service.webhooks.service import UrlPolicy
+from service.webhooks.ssrf import parse_allowlist
 
 API_DESCRIPTION = """\
 Meridian is an API-first service for OKRs and KPIs.
@@ -52,6 +57,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                     run_scheduler(app.state.sessionmaker, settings.evaluation_interval, stop)
                 )
             )
+            if settings.webhook_dispatch_in_serve:
+                dsn = asyncpg_dsn(engine.url.render_as_string(hide_password=False))
+                config = DispatcherConfig.from_settings(settings)
+                background.append(asyncio.create_task(run_dispatcher(dsn, config, stop)))
         try:
             yield
         finally:
@@ -67,6 +76,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         default_response_class=JSONResponse,
     )
     app.state.settings = settings
+    app.state.url_policy = UrlPolicy(
+        allow_http=settings.webhook_allow_http,
+        allowlist=parse_allowlist(settings.webhook_allowed_networks),
+    )
     problems.install(app)
     openapi.install(app)
 
@@ -77,6 +90,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         cycles_router,
         goals_router,
         kpis_router,
+        webhooks_router,
+        events_router,
     ):
         app.include_router(router)
     app.include_router(graphql_router(settings), prefix="/graphql", include_in_schema=False)

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         "export-schemas", help="Write openapi/openapi.json and schema.graphql."
     )
     export.add_argument("--out", default="openapi", type=Path)
-    commands.add_parser("worker", help="Run scheduled alert evaluation (scale out with N).")
+    commands.add_parser(
+        "worker", help="Run alert evaluation and webhook delivery (run as many as you like)."
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -112,20 +114,26 @@ def _export(out: Path) -> int:
 
 
 def _worker() -> int:
-    """Background work without the API: scheduled evaluation until SIGINT or SIGTERM."""
+    """Background work without the API: scheduled evaluation and webhook delivery, until
+    SIGINT or SIGTERM (deliveries in flight finish and are recorded first)."""
     import signal
 
     from service.kpis.scheduler import run_scheduler
+    from service.webhooks.dispatcher import DispatcherConfig, asyncpg_dsn, run_dispatcher
 
     async def run() -> None:
         settings = get_settings()
-        engine = create_engine(resolve_database_url(settings), settings)
+        url = resolve_database_url(settings)
+        engine = create_engine(url, settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await run_scheduler(create_sessionmaker(engine), settings.evaluation_interval, stop)
+            await asyncio.gather(
+                run_scheduler(create_sessionmaker(engine), settings.evaluation_interval, stop),
+                run_dispatcher(asyncpg_dsn(url), DispatcherConfig.from_settings(settings), stop),
+            )
         finally:
             await engine.dispose()
 

@@ -36,12 +36,52 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=15, gt=0)
     graphql_max_tokens: int = Field(default=2000, gt=0)
     idempotency_ttl_hours: int = Field(default=24, gt=0)
-    webhook_allowed_networks: str = ""
-    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="CIDRs webhooks may reach although private (tests, internal deployments).",
+    )
+    webhook_allow_http: bool = Field(default=False, description="Accept http:// endpoint URLs.")
+    webhook_retry_schedule: str = Field(
+        default="5,300,1800,7200,18000,36000,50400,72000,86400",
+        description="Seconds before each retry; the first attempt is immediate (~3 days).",
+    )
+    webhook_retry_jitter: float = Field(default=0.2, ge=0, lt=1)
+    webhook_connect_timeout: float = Field(default=5.0, gt=0)
+    webhook_timeout: float = Field(default=15.0, gt=0)
+    webhook_batch_size: int = Field(default=100, gt=0, le=1000)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_poll_interval: float = Field(default=2.0, gt=0)
+    webhook_disable_after_seconds: float = Field(
+        default=5 * 24 * 3600, gt=0, description="Continuous failure before auto-disable."
+    )
+    webhook_dispatch_in_serve: bool = Field(
+        default=True, description="Run a webhook dispatcher inside `serve` (with background)."
+    )
     evaluation_interval: float = Field(default=30.0, gt=0)
     run_background: bool = Field(
         default=True, description="Run scheduled evaluation inside `serve` (off for tests)."
     )
+
+    def retry_schedule(self) -> tuple[float, ...]:
+        return tuple(float(part) for part in self.webhook_retry_schedule.split(",") if part.strip())
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_readable(cls, value: str) -> str:
+        delays = [float(part) for part in value.split(",") if part.strip()]
+        if any(delay < 0 for delay in delays):
+            raise ValueError("retry delays must not be negative")
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks_readable(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip())
+        return value
 
     @field_validator("database_url")
     @classmethod

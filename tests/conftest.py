@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,9 @@ from fastapi import FastAPI
 from service.app import create_app
 from service.auth.service import create_organization
 from service.config import Settings
+from service.events.outbox import record_event
+from service.models.base import utcnow
+from service.webhooks.dispatcher import Dispatcher, DispatcherConfig, asyncpg_dsn
 from tests.database import DatabaseServer, start_server
 
 
@@ -34,7 +39,16 @@ async def database_url(database_server: DatabaseServer) -> AsyncIterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, run_background=False)
+    return Settings(
+        database_url=database_url,
+        run_background=False,
+        # Webhooks go to local receivers: loopback is allowlisted, nothing else is.
+        webhook_allow_http=True,
+        webhook_allowed_networks="127.0.0.0/8,::1/128",
+        webhook_retry_schedule="0.2,0.4",
+        webhook_retry_jitter=0,
+        webhook_poll_interval=0.1,
+    )
 
 
 @pytest.fixture
@@ -134,3 +148,42 @@ async def objective(tenant: Tenant, cycle: dict[str, Any]) -> dict[str, Any]:
     return await tenant.create(
         "/v1/objectives", {"title": "Delight customers", "cycle_id": cycle["id"]}
     )
+
+
+@pytest.fixture
+def dispatcher_config(settings: Settings) -> DispatcherConfig:
+    return DispatcherConfig.from_settings(settings)
+
+
+@pytest.fixture
+async def dispatcher(
+    database_url: str, dispatcher_config: DispatcherConfig
+) -> AsyncIterator[Dispatcher]:
+    """A webhook dispatcher on the test database; drive it with ``dispatch_once`` or ``run``."""
+    async with Dispatcher(asyncpg_dsn(database_url), dispatcher_config) as running:
+        yield running
+
+
+@asynccontextmanager
+async def dispatching(dispatcher: Dispatcher) -> AsyncIterator[None]:
+    """Run the dispatcher's loop in the background for the duration of the block."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=20)
+
+
+async def emit(
+    app: FastAPI, organization_id: uuid.UUID, event_type: str, count: int = 1
+) -> list[str]:
+    """Write events through the real outbox writer, committed like a request would."""
+    ids = []
+    async with app.state.sessionmaker() as session:
+        for n in range(count):
+            event = await record_event(session, organization_id, event_type, utcnow(), {"n": n})
+            ids.append(event.id)
+        await session.commit()
+    return ids

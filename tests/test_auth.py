@@ -326,6 +326,17 @@ async def _rule(t: Tenant, ids: Json) -> str:
     return str((await t.create(f"/v1/kpis/{ids['kpi_ref']}/alert-rules", body))["id"])
 
 
+async def _endpoint(t: Tenant, ids: Json) -> str:
+    body = {"url": "http://127.0.0.1:9/hook", "event_types": ["webhook.test"]}
+    return str((await t.create("/v1/webhook-endpoints", body))["id"])
+
+
+async def _event(t: Tenant, ids: Json) -> str:
+    response = await t.post(f"/v1/webhook-endpoints/{ids['endpoint_id']}/test")
+    assert response.status_code == 202, response.text
+    return str(response.json()["event_id"])
+
+
 Factory = Callable[[Tenant, Json], Awaitable[str]]
 
 # Path parameter -> (factory, what it needs first, a GET path proving the row is untouched).
@@ -338,6 +349,8 @@ FACTORIES: dict[str, tuple[Factory, tuple[str, ...], str | None]] = {
     "key_result_id": (_key_result, ("objective_id",), "/v1/key-results/{key_result_id}"),
     "kpi_ref": (_kpi, (), "/v1/kpis/{kpi_ref}"),
     "rule_id": (_rule, ("kpi_ref",), "/v1/kpis/{kpi_ref}/alert-rules/{rule_id}"),
+    "endpoint_id": (_endpoint, (), "/v1/webhook-endpoints/{endpoint_id}"),
+    "event_id": (_event, ("endpoint_id",), "/v1/events/{event_id}"),
 }
 
 # Bodies that pass validation, so a 404 is about the id and not a 422 about the body.
@@ -346,6 +359,7 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/key-results/{key_result_id}/check-ins"): {"value": 1},
     ("POST", "/v1/kpis/{kpi_ref}/readings"): {"value": 1},
     ("POST", "/v1/kpis/{kpi_ref}/alert-rules"): {"operator": "gt", "critical": 1},
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/recover"): {"since": "2026-11-20T00:00:00Z"},
 }
 
 

@@ -40,7 +40,11 @@ async def record_event(
     *,
     fingerprint: str | None = None,
     sequence: int | None = None,
+    suppressed_reason: str | None = None,
+    endpoint_id: uuid.UUID | None = None,
 ) -> Event:
+    """Insert the event; the ``events_fan_out`` trigger queues it for every subscribed
+    endpoint (or only ``endpoint_id``) in this same transaction, unless it is suppressed."""
     event = Event(
         id=prefixed("msg"),
         organization_id=organization_id,
@@ -49,6 +53,8 @@ async def record_event(
         body=encode_body(event_type, occurred_at, data),
         fingerprint=fingerprint,
         sequence=sequence,
+        suppressed_reason=suppressed_reason,
+        endpoint_id=endpoint_id,
     )
     session.add(event)
     await session.flush()

@@ -146,7 +146,7 @@ async def _emit(
     data = _payload(kpi, rule, row, emitted, now, value, samples)
     if muted:
         data["suppressed_reason"] = "silence"
-    event = await record_event(
+    await record_event(
         session,
         kpi.organization_id,
         emitted.type,
@@ -154,8 +154,8 @@ async def _emit(
         data,
         fingerprint=row.fingerprint,
         sequence=row.sequence,
+        suppressed_reason="silence" if muted else None,
     )
-    event.suppressed_reason = "silence" if muted else None
 
 
 def _payload(

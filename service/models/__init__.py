@@ -9,6 +9,7 @@ from service.models.idempotency import IdempotencyRecord
 from service.models.kpis import AlertRule, AlertState, Kpi, Reading
 from service.models.organizations import Organization
 from service.models.people import Person, Team, TeamMember
+from service.models.webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookSecret
 
 __all__ = [
     "AlertRule",
@@ -27,4 +28,8 @@ __all__ = [
     "Reading",
     "Team",
     "TeamMember",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookMessage",
+    "WebhookSecret",
 ]

@@ -28,6 +28,7 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("fingerprint", "sequence"),
         Index("ix_events_org_created", "organization_id", "created_at", "id"),
+        Index("ix_events_org_type_created", "organization_id", "type", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -41,6 +42,10 @@ class Event(Base):
     sequence: Mapped[int | None] = mapped_column(BigInteger)
     # Set when a muted rule transitions: the event is kept but not delivered.
     suppressed_reason: Mapped[str | None] = mapped_column(String(32))
+    # Set for events addressed to one endpoint only (``webhook.test``).
+    endpoint_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow
     )

@@ -1,0 +1,258 @@
+"""The outbox relay: claim due messages, send them outside any transaction, record the result.
+
+Any number of dispatchers may run (inside ``meridian serve`` and as ``meridian worker``):
+claims use ``FOR UPDATE SKIP LOCKED`` and a lease, so one message is never being sent by two
+at once. ``LISTEN webhook_messages`` wakes them early; they poll anyway, because a
+notification can be missed. On stop, deliveries in flight finish and are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+
+from service.common.ids import prefixed
+from service.config import Settings
+from service.events.outbox import encode_body
+from service.webhooks import queue_repository as queue
+from service.webhooks import sender, ssrf
+from service.webhooks.policy import decide
+
+logger = logging.getLogger("meridian.webhooks")
+CHANNEL = "webhook_messages"
+
+
+@dataclass(frozen=True)
+class DispatcherConfig:
+    sender: sender.SenderConfig
+    schedule: tuple[float, ...]
+    jitter: float = 0.2
+    batch_size: int = 100
+    lease_seconds: float = 60.0
+    poll_interval: float = 2.0
+    disable_after_seconds: float = 5 * 24 * 3600
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DispatcherConfig:
+        return cls(
+            sender=sender.SenderConfig(
+                allowlist=ssrf.parse_allowlist(settings.webhook_allowed_networks),
+                allow_http=settings.webhook_allow_http,
+                connect_timeout=settings.webhook_connect_timeout,
+                total_timeout=settings.webhook_timeout,
+            ),
+            schedule=settings.retry_schedule(),
+            jitter=settings.webhook_retry_jitter,
+            batch_size=settings.webhook_batch_size,
+            lease_seconds=settings.webhook_lease_seconds,
+            poll_interval=settings.webhook_poll_interval,
+            disable_after_seconds=settings.webhook_disable_after_seconds,
+        )
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """The same database for a plain asyncpg pool (the dispatcher does not use the ORM)."""
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        dsn: str,
+        config: DispatcherConfig,
+        resolver: ssrf.Resolver = ssrf.system_resolver,
+    ) -> None:
+        self.dsn = dsn
+        self.config = config
+        self.resolver = resolver
+        self._wake = asyncio.Event()
+        self._pool: Any = None
+        self._client: httpx.AsyncClient | None = None
+        self._listener: Any = None
+
+    async def __aenter__(self) -> Dispatcher:
+        self._pool = await asyncpg.create_pool(
+            self.dsn,
+            min_size=1,
+            max_size=4,
+            server_settings={"application_name": "meridian-webhooks"},
+        )
+        self._client = sender.new_client(self.config.sender, self.config.batch_size)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stop_listening()
+        if self._client is not None:
+            await self._client.aclose()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; errors are logged and retried, never fatal."""
+        logger.info("webhook dispatcher started")
+        while not stop.is_set():
+            sent = 0
+            try:
+                await self._ensure_listening()
+                await self.reap()
+                sent = await self.dispatch_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                logger.exception("webhook dispatch failed; retrying after the poll interval")
+            if sent >= self.config.batch_size:
+                continue  # more may be due right now
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(
+                waiters, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def dispatch_once(self) -> int:
+        """Claim one batch, send it concurrently, record every outcome; returns the count."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            claimed = await queue.claim(
+                connection, self.config.batch_size, self.config.lease_seconds
+            )
+        if not claimed:
+            return 0
+        try:
+            results = await asyncio.gather(*(self._attempt(message) for message in claimed))
+        except asyncio.CancelledError:
+            # Stopped mid-flight: give the leases back so another worker sends them now.
+            with contextlib.suppress(Exception):
+                async with self._pool.acquire() as connection:
+                    await queue.release(connection, claimed)
+            raise
+        await self._record(results)
+        return len(claimed)
+
+    async def reap(self) -> int:
+        """Messages whose worker died mid-send become due again once their lease expires."""
+        async with self._pool.acquire() as connection:
+            reaped = await queue.reap(connection)
+        if reaped:
+            logger.warning("reclaimed expired webhook leases", extra={"messages": reaped})
+        return reaped
+
+    async def _attempt(self, message: queue.Claimed) -> tuple[queue.Recorded, str | None]:
+        started_at = datetime.now(UTC)
+        assert self._client is not None
+        sent = await sender.send(
+            self._client,
+            sender.Outgoing(
+                msg_id=message.event_id,
+                event_type=message.event_type,
+                body=message.body,
+                url=message.url,
+                secrets=message.secrets,
+                attempt_number=message.attempt_number,
+            ),
+            self.config.sender,
+            self.resolver,
+        )
+        now = datetime.now(UTC)
+        decision = decide(
+            sent.result,
+            trigger=message.trigger,
+            retry_index=message.retry_index,
+            schedule=self.config.schedule,
+            now=now,
+            jitter=self.config.jitter,
+        )
+        recorded = queue.Recorded(
+            claimed=message,
+            started_at=started_at,
+            duration_ms=sent.duration_ms,
+            outcome=decision.outcome,
+            next_attempt_at=decision.next_attempt_at,
+            status_code=sent.result.status,
+            response_body=sent.response_body,
+            error_class=sent.result.failure_class,
+            error=sent.error,
+        )
+        return recorded, decision.disable_reason
+
+    async def _record(self, results: Sequence[tuple[queue.Recorded, str | None]]) -> None:
+        recorded = [r for r, _ in results]
+        disable_reasons: dict[uuid.UUID, str] = {
+            r.claimed.endpoint_id: reason for r, reason in results if reason
+        }
+        ok_by_endpoint: dict[uuid.UUID, bool] = {}
+        for r in recorded:
+            ok_by_endpoint[r.claimed.endpoint_id] = ok_by_endpoint.get(
+                r.claimed.endpoint_id, False
+            ) or (r.outcome == "succeeded")
+        async with self._pool.acquire() as connection, connection.transaction():
+            kept = await queue.record(connection, recorded)
+            if len(kept) < len(recorded):
+                logger.warning(
+                    "webhook results dropped: lease lost", extra={"lost": len(recorded) - len(kept)}
+                )
+            await queue.track_failures(connection, ok_by_endpoint)
+            failing = [e for e, ok in ok_by_endpoint.items() if not ok]
+            for endpoint_id in await queue.failing_for(
+                connection, failing, self.config.disable_after_seconds
+            ):
+                disable_reasons.setdefault(endpoint_id, "failing")
+            if disable_reasons:
+                await self._disable(connection, disable_reasons)
+
+    async def _disable(self, connection: Any, reasons: dict[uuid.UUID, str]) -> None:
+        now = datetime.now(UTC)
+        for row in await queue.disable(connection, reasons):
+            logger.warning(
+                "webhook endpoint disabled",
+                extra={"endpoint_id": str(row["id"]), "reason": row["disabled_reason"]},
+            )
+            data = {
+                "endpoint_id": row["id"],
+                "url": row["url"],
+                "reason": row["disabled_reason"],
+                "failing_since": row["failing_since"],
+            }
+            await queue.insert_event(
+                connection,
+                prefixed("msg"),
+                row["organization_id"],
+                "webhook_endpoint.disabled",
+                now,
+                encode_body("webhook_endpoint.disabled", now, data),
+            )
+
+    async def _ensure_listening(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            self._listener = await asyncpg.connect(self.dsn)
+            await self._listener.add_listener(CHANNEL, self._notified)
+
+    def _notified(self, *_args: object) -> None:
+        self._wake.set()
+
+    async def _stop_listening(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            with contextlib.suppress(Exception):
+                await self._listener.close(timeout=2)
+        self._listener = None
+
+
+async def run_dispatcher(dsn: str, config: DispatcherConfig, stop: asyncio.Event) -> None:
+    """A dispatcher for the life of a process; survives the database going away."""
+    while not stop.is_set():
+        try:
+            async with Dispatcher(dsn, config) as dispatcher:
+                await dispatcher.run(stop)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            logger.exception("webhook dispatcher lost the database; reconnecting")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=config.poll_interval)

@@ -1,0 +1,238 @@
+"""The dispatcher's SQL, on a plain asyncpg connection: claim, record, reap.
+
+Claims are short transactions that set a lease (``locked_until``); the HTTP call happens
+outside any transaction; results are recorded only while the lease we took still holds, so a
+message reclaimed after its lease expired is never overwritten by the late worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+CLAIM = """
+WITH due AS (
+    SELECT m.id
+    FROM webhook_messages m
+    JOIN webhook_endpoints e ON e.id = m.endpoint_id
+    WHERE m.status IN ('pending', 'retrying') AND m.next_attempt_at <= now() AND NOT e.disabled
+    ORDER BY m.next_attempt_at
+    LIMIT $1
+    FOR UPDATE OF m SKIP LOCKED
+)
+UPDATE webhook_messages m
+SET status = 'sending',
+    locked_until = clock_timestamp() + make_interval(secs => $2),
+    attempt_count = m.attempt_count + 1,
+    updated_at = now()
+FROM due, events ev, webhook_endpoints e
+WHERE m.id = due.id
+  AND m.status IN ('pending', 'retrying')
+  AND ev.id = m.event_id
+  AND e.id = m.endpoint_id
+RETURNING m.id, m.organization_id, m.event_id, m.endpoint_id, m.attempt_count, m.retry_index,
+          m.trigger, m.locked_until, ev.type AS event_type, ev.body, e.url,
+          ARRAY(
+              SELECT s.secret FROM webhook_secrets s
+              WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > now())
+              ORDER BY s.created_at DESC
+          ) AS secrets
+"""
+
+RECORD_MESSAGES = """
+UPDATE webhook_messages m
+SET status = r.outcome,
+    next_attempt_at = coalesce(r.next_attempt_at, m.next_attempt_at),
+    retry_index = m.retry_index + (r.outcome = 'retrying')::int,
+    locked_until = NULL,
+    last_status_code = r.status_code,
+    updated_at = now()
+FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::int[])
+     AS r(id, lease, outcome, next_attempt_at, status_code)
+WHERE m.id = r.id AND m.status = 'sending' AND m.locked_until = r.lease
+RETURNING m.id
+"""
+
+INSERT_ATTEMPTS = """
+INSERT INTO webhook_attempts (
+    id, organization_id, message_id, event_id, endpoint_id, attempt_number, trigger, url,
+    started_at, duration_ms, response_status, response_body, error_class, error, outcome,
+    next_attempt_at)
+SELECT * FROM unnest(
+    $1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::uuid[], $6::int[], $7::text[],
+    $8::text[], $9::timestamptz[], $10::int[], $11::int[], $12::text[], $13::text[],
+    $14::text[], $15::text[], $16::timestamptz[])
+"""
+
+# Any success clears the failure clock; a failure starts it if it is not running.
+TRACK_FAILURES = """
+UPDATE webhook_endpoints e
+SET failing_since = CASE WHEN r.ok THEN NULL ELSE coalesce(e.failing_since, now()) END
+FROM unnest($1::uuid[], $2::bool[]) AS r(id, ok)
+WHERE e.id = r.id AND e.failing_since IS DISTINCT FROM
+      (CASE WHEN r.ok THEN NULL ELSE coalesce(e.failing_since, now()) END)
+"""
+
+FAILING_FOR = """
+SELECT id FROM webhook_endpoints
+WHERE id = ANY($1::uuid[]) AND NOT disabled AND failing_since <= now() - make_interval(secs => $2)
+"""
+
+DISABLE = """
+UPDATE webhook_endpoints e
+SET disabled = true, disabled_reason = r.reason, version = e.version + 1, updated_at = now()
+FROM unnest($1::uuid[], $2::text[]) AS r(id, reason)
+WHERE e.id = r.id AND NOT e.disabled
+RETURNING e.id, e.organization_id, e.url, e.disabled_reason, e.failing_since
+"""
+
+CANCEL_QUEUED = """
+UPDATE webhook_messages SET status = 'canceled', updated_at = now()
+WHERE endpoint_id = ANY($1::uuid[]) AND status IN ('pending', 'retrying')
+"""
+
+REAP = """
+UPDATE webhook_messages SET status = 'retrying', locked_until = NULL, updated_at = now()
+WHERE status = 'sending' AND locked_until < clock_timestamp()
+RETURNING id
+"""
+
+RELEASE = """
+UPDATE webhook_messages m
+SET status = 'retrying', locked_until = NULL, attempt_count = m.attempt_count - 1,
+    updated_at = now()
+FROM unnest($1::bigint[], $2::timestamptz[]) AS r(id, lease)
+WHERE m.id = r.id AND m.status = 'sending' AND m.locked_until = r.lease
+"""
+
+INSERT_EVENT = """
+INSERT INTO events (id, organization_id, type, occurred_at, body)
+VALUES ($1, $2, $3, $4, $5)
+"""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    organization_id: uuid.UUID
+    event_id: str
+    endpoint_id: uuid.UUID
+    attempt_number: int
+    retry_index: int
+    trigger: str
+    lease: datetime
+    event_type: str
+    body: bytes
+    url: str
+    secrets: list[str]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    claimed: Claimed
+    started_at: datetime
+    duration_ms: int
+    outcome: str
+    next_attempt_at: datetime | None
+    status_code: int | None
+    response_body: str | None
+    error_class: str | None
+    error: str | None
+
+
+async def claim(connection: Any, limit: int, lease_seconds: float) -> list[Claimed]:
+    rows = await connection.fetch(CLAIM, limit, lease_seconds)
+    return [
+        Claimed(
+            id=row["id"],
+            organization_id=row["organization_id"],
+            event_id=row["event_id"],
+            endpoint_id=row["endpoint_id"],
+            attempt_number=row["attempt_count"],
+            retry_index=row["retry_index"],
+            trigger=row["trigger"],
+            lease=row["locked_until"],
+            event_type=row["event_type"],
+            body=bytes(row["body"]),
+            url=row["url"],
+            secrets=list(row["secrets"]),
+        )
+        for row in rows
+    ]
+
+
+async def record(connection: Any, results: Sequence[Recorded]) -> set[int]:
+    """Store outcomes whose lease still holds, and their attempts; returns the stored ids."""
+    stored = await connection.fetch(
+        RECORD_MESSAGES,
+        [r.claimed.id for r in results],
+        [r.claimed.lease for r in results],
+        [r.outcome for r in results],
+        [r.next_attempt_at for r in results],
+        [r.status_code for r in results],
+    )
+    kept = {row["id"] for row in stored}
+    rows = [r for r in results if r.claimed.id in kept]
+    if rows:
+        await connection.execute(
+            INSERT_ATTEMPTS,
+            [uuid.uuid4() for _ in rows],
+            [r.claimed.organization_id for r in rows],
+            [r.claimed.id for r in rows],
+            [r.claimed.event_id for r in rows],
+            [r.claimed.endpoint_id for r in rows],
+            [r.claimed.attempt_number for r in rows],
+            [r.claimed.trigger for r in rows],
+            [r.claimed.url for r in rows],
+            [r.started_at for r in rows],
+            [r.duration_ms for r in rows],
+            [r.status_code for r in rows],
+            [r.response_body for r in rows],
+            [r.error_class for r in rows],
+            [r.error for r in rows],
+            [r.outcome for r in rows],
+            [r.next_attempt_at for r in rows],
+        )
+    return kept
+
+
+async def track_failures(connection: Any, ok_by_endpoint: dict[uuid.UUID, bool]) -> None:
+    ids = sorted(ok_by_endpoint)  # a stable lock order across concurrent workers
+    await connection.execute(TRACK_FAILURES, ids, [ok_by_endpoint[i] for i in ids])
+
+
+async def failing_for(
+    connection: Any, endpoint_ids: Sequence[uuid.UUID], seconds: float
+) -> list[uuid.UUID]:
+    rows = await connection.fetch(FAILING_FOR, list(endpoint_ids), seconds)
+    return [row["id"] for row in rows]
+
+
+async def disable(connection: Any, reasons: dict[uuid.UUID, str]) -> list[Any]:
+    ids = sorted(reasons)
+    disabled = await connection.fetch(DISABLE, ids, [reasons[i] for i in ids])
+    if disabled:
+        await connection.execute(CANCEL_QUEUED, [row["id"] for row in disabled])
+    return list(disabled)
+
+
+async def reap(connection: Any) -> int:
+    return len(await connection.fetch(REAP))
+
+
+async def release(connection: Any, claimed: Sequence[Claimed]) -> None:
+    await connection.execute(RELEASE, [c.id for c in claimed], [c.lease for c in claimed])
+
+
+async def insert_event(
+    connection: Any,
+    event_id: str,
+    organization_id: uuid.UUID,
+    event_type: str,
+    occurred_at: datetime,
+    body: bytes,
+) -> None:
+    await connection.execute(INSERT_EVENT, event_id, organization_id, event_type, occurred_at, body)

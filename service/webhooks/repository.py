@@ -1,0 +1,158 @@
+"""SQL for webhook endpoints, their secrets and the delivery log (the API side)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.common.pagination import PageRequest, decode_keyset
+from service.common.repository import get_scoped, list_scoped
+from service.models import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookSecret
+
+MAX_OLD_SECRETS = 10
+NOTIFY = text("SELECT pg_notify('webhook_messages', '')")
+
+
+async def get_endpoint(
+    session: AsyncSession, organization_id: uuid.UUID, ident: uuid.UUID, *, for_update: bool = False
+) -> WebhookEndpoint | None:
+    return await get_scoped(session, WebhookEndpoint, organization_id, ident, for_update=for_update)
+
+
+async def list_endpoints(
+    session: AsyncSession, organization_id: uuid.UUID, page: PageRequest, disabled: bool | None
+) -> list[WebhookEndpoint]:
+    filters = [] if disabled is None else [WebhookEndpoint.disabled.is_(disabled)]
+    return await list_scoped(session, WebhookEndpoint, organization_id, page, filters)
+
+
+async def add_endpoint(session: AsyncSession, endpoint: WebhookEndpoint, secret: str) -> None:
+    session.add(endpoint)
+    await session.flush()
+    session.add(WebhookSecret(endpoint_id=endpoint.id, secret=secret))
+    await session.flush()
+
+
+async def rotate_secret(
+    session: AsyncSession, endpoint_id: uuid.UUID, new_secret: str, old_expires_at: datetime
+) -> None:
+    """The new key is current now; the old ones sign until ``old_expires_at`` at the latest."""
+    await session.execute(
+        update(WebhookSecret)
+        .where(
+            WebhookSecret.endpoint_id == endpoint_id,
+            or_(WebhookSecret.expires_at.is_(None), WebhookSecret.expires_at > old_expires_at),
+        )
+        .values(expires_at=old_expires_at)
+    )
+    await session.execute(
+        delete(WebhookSecret).where(
+            WebhookSecret.endpoint_id == endpoint_id, WebhookSecret.expires_at <= func.now()
+        )
+    )
+    keep = (
+        select(WebhookSecret.id)
+        .where(WebhookSecret.endpoint_id == endpoint_id)
+        .order_by(WebhookSecret.created_at.desc())
+        .limit(MAX_OLD_SECRETS)
+    )
+    await session.execute(
+        delete(WebhookSecret).where(
+            WebhookSecret.endpoint_id == endpoint_id, WebhookSecret.id.not_in(keep)
+        )
+    )
+    session.add(WebhookSecret(endpoint_id=endpoint_id, secret=new_secret))
+    await session.flush()
+
+
+async def signing_secrets(session: AsyncSession, endpoint_id: uuid.UUID) -> list[str]:
+    """Every key that signs now, newest first."""
+    rows = await session.scalars(
+        select(WebhookSecret.secret)
+        .where(
+            WebhookSecret.endpoint_id == endpoint_id,
+            or_(WebhookSecret.expires_at.is_(None), WebhookSecret.expires_at > func.now()),
+        )
+        .order_by(WebhookSecret.created_at.desc())
+    )
+    return list(rows)
+
+
+async def cancel_queued(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+    await session.execute(
+        update(WebhookMessage)
+        .where(
+            WebhookMessage.endpoint_id == endpoint_id,
+            WebhookMessage.status.in_(("pending", "retrying")),
+        )
+        .values(status="canceled", updated_at=func.now())
+    )
+
+
+async def requeue_failed(
+    session: AsyncSession,
+    endpoint_id: uuid.UUID,
+    since: datetime,
+    until: datetime | None,
+    limit: int,
+) -> int:
+    """Failed messages of the window become due now with a fresh retry schedule."""
+    window = [
+        WebhookMessage.endpoint_id == endpoint_id,
+        WebhookMessage.status == "failed",
+        WebhookMessage.created_at >= since,
+    ]
+    if until is not None:
+        window.append(WebhookMessage.created_at < until)
+    chosen = (
+        select(WebhookMessage.id).where(*window).order_by(WebhookMessage.created_at).limit(limit)
+    )
+    result = await session.execute(
+        update(WebhookMessage)
+        .where(WebhookMessage.id.in_(chosen), WebhookMessage.status == "failed")
+        .values(
+            status="pending",
+            trigger="recover",
+            retry_index=0,
+            next_attempt_at=func.now(),
+            updated_at=func.now(),
+        )
+        .returning(WebhookMessage.id)
+    )
+    count = len(result.all())
+    if count:
+        await session.execute(NOTIFY)
+    return count
+
+
+async def list_attempts(
+    session: AsyncSession, organization_id: uuid.UUID, endpoint_id: uuid.UUID, page: PageRequest
+) -> list[WebhookAttempt]:
+    """Newest first: the log is read to see what just happened."""
+    stmt = select(WebhookAttempt).where(
+        WebhookAttempt.organization_id == organization_id,
+        WebhookAttempt.endpoint_id == endpoint_id,
+    )
+    if page.cursor:
+        moment, tiebreak = decode_keyset(page.cursor)
+        ident = _uuid_or_none(tiebreak)
+        stmt = stmt.where(
+            or_(
+                WebhookAttempt.started_at < moment,
+                and_(WebhookAttempt.started_at == moment, WebhookAttempt.id < ident),
+            )
+        )
+    stmt = stmt.order_by(WebhookAttempt.started_at.desc(), WebhookAttempt.id.desc())
+    return list((await session.scalars(stmt.limit(page.limit + 1))).all())
+
+
+def _uuid_or_none(text_value: str) -> uuid.UUID:
+    from service.errors import BadRequest
+
+    try:
+        return uuid.UUID(text_value)
+    except ValueError as exc:
+        raise BadRequest("The cursor is not one this service issued.") from exc

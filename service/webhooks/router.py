@@ -1,0 +1,177 @@
+"""REST for webhook endpoints (admin scope): CRUD, secrets, test, enable/disable, recover."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Response, status
+
+from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.etag import IfMatch, etag_of, set_etag
+from service.api.uow import domain_router
+from service.common.schemas import Page
+from service.webhooks import service
+from service.webhooks.schemas import (
+    AttemptRead,
+    RecoverRequest,
+    RecoverResult,
+    SecretRotate,
+    SecretRotated,
+    TestSent,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointRead,
+    WebhookEndpointUpdate,
+)
+from service.webhooks.service import UrlPolicy
+
+router = domain_router(tags=["webhooks"])
+
+
+def url_policy(request: Request) -> UrlPolicy:
+    policy: UrlPolicy = request.app.state.url_policy
+    return policy
+
+
+UrlPolicyDep = Annotated[UrlPolicy, Depends(url_policy)]
+
+
+@router.post(
+    "/webhook-endpoints", status_code=status.HTTP_201_CREATED, operation_id="createWebhookEndpoint"
+)
+async def create_endpoint(
+    session: SessionDep,
+    principal: PrincipalDep,
+    body: WebhookEndpointCreate,
+    policy: UrlPolicyDep,
+    response: Response,
+) -> WebhookEndpointCreated:
+    """Register an endpoint. The URL is resolved and vetted; the secret is returned only here."""
+    endpoint, secret = await service.create_endpoint(session, principal, body, policy)
+    response.headers["Location"] = f"/v1/webhook-endpoints/{endpoint.id}"
+    response.headers["ETag"] = etag_of(endpoint)
+    read = WebhookEndpointRead.model_validate(endpoint)
+    return WebhookEndpointCreated(**read.model_dump(), secret=secret)
+
+
+@router.get("/webhook-endpoints", operation_id="listWebhookEndpoints")
+async def list_endpoints(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    disabled: Annotated[bool | None, Query(description="Only (not) disabled endpoints.")] = None,
+) -> Page[WebhookEndpointRead]:
+    """Endpoints, oldest first."""
+    rows, next_cursor = await service.list_endpoints(session, principal, page, disabled)
+    return Page(
+        items=[WebhookEndpointRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.get("/webhook-endpoints/{endpoint_id}", operation_id="getWebhookEndpoint")
+async def get_endpoint(
+    session: SessionDep,
+    principal: PrincipalDep,
+    endpoint_id: uuid.UUID,
+    request: Request,
+    response: Response,
+) -> WebhookEndpointRead:
+    """One endpoint (never its secret)."""
+    endpoint = await service.get_endpoint(session, principal, endpoint_id)
+    set_etag(response, request, endpoint)
+    return WebhookEndpointRead.model_validate(endpoint)
+
+
+@router.patch("/webhook-endpoints/{endpoint_id}", operation_id="updateWebhookEndpoint")
+async def update_endpoint(
+    session: SessionDep,
+    principal: PrincipalDep,
+    endpoint_id: uuid.UUID,
+    body: WebhookEndpointUpdate,
+    policy: UrlPolicyDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> WebhookEndpointRead:
+    """Change the URL (vetted again), description or event types."""
+    endpoint = await service.update_endpoint(
+        session, principal, endpoint_id, body, if_match, policy
+    )
+    response.headers["ETag"] = etag_of(endpoint)
+    return WebhookEndpointRead.model_validate(endpoint)
+
+
+@router.delete(
+    "/webhook-endpoints/{endpoint_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deleteWebhookEndpoint",
+)
+async def delete_endpoint(
+    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, if_match: IfMatch = None
+) -> None:
+    """Delete an endpoint with its queue and delivery log."""
+    await service.delete_endpoint(session, principal, endpoint_id, if_match)
+
+
+@router.post("/webhook-endpoints/{endpoint_id}/enable", operation_id="enableWebhookEndpoint")
+async def enable_endpoint(
+    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, response: Response
+) -> WebhookEndpointRead:
+    """Enable again; the failure clock restarts. `recover` sends what failed meanwhile."""
+    endpoint = await service.set_disabled(session, principal, endpoint_id, False)
+    response.headers["ETag"] = etag_of(endpoint)
+    return WebhookEndpointRead.model_validate(endpoint)
+
+
+@router.post("/webhook-endpoints/{endpoint_id}/disable", operation_id="disableWebhookEndpoint")
+async def disable_endpoint(
+    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, response: Response
+) -> WebhookEndpointRead:
+    """Stop sending; queued messages are canceled (recover them after enabling)."""
+    endpoint = await service.set_disabled(session, principal, endpoint_id, True)
+    response.headers["ETag"] = etag_of(endpoint)
+    return WebhookEndpointRead.model_validate(endpoint)
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/secret/rotate", operation_id="rotateWebhookEndpointSecret"
+)
+async def rotate_secret(
+    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, body: SecretRotate
+) -> SecretRotated:
+    """A new signing key, current at once; the old one also signs during the grace period."""
+    secret, expires_at = await service.rotate_secret(session, principal, endpoint_id, body)
+    return SecretRotated(secret=secret, previous_expires_at=expires_at)
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="testWebhookEndpoint",
+)
+async def send_test(
+    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID
+) -> TestSent:
+    """Queue a `webhook.test` event for this endpoint only."""
+    return TestSent(event_id=await service.send_test(session, principal, endpoint_id))
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/recover",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="recoverWebhookEndpoint",
+)
+async def recover(
+    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, body: RecoverRequest
+) -> RecoverResult:
+    """Queue again the messages that failed since a time (at most 14 days, 10,000 messages)."""
+    return RecoverResult(requeued=await service.recover(session, principal, endpoint_id, body))
+
+
+@router.get("/webhook-endpoints/{endpoint_id}/attempts", operation_id="listWebhookAttempts")
+async def list_attempts(
+    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, page: PageDep
+) -> Page[AttemptRead]:
+    """Every delivery attempt to this endpoint, newest first."""
+    rows, next_cursor = await service.list_attempts(session, principal, endpoint_id, page)
+    return Page(items=[AttemptRead.model_validate(r) for r in rows], next_cursor=next_cursor)
