@@ -35,10 +35,15 @@ class Server:
 
 
 @contextmanager
-def running_server() -> Iterator[Server]:
+def running_server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     """``meridian serve`` in its own process on a fresh embedded PostgreSQL."""
     data_dir = tempfile.mkdtemp(prefix="meridian-bench-")
-    env = {**os.environ, "MERIDIAN_DATA_DIR": data_dir, "MERIDIAN_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "MERIDIAN_DATA_DIR": data_dir,
+        "MERIDIAN_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
     env.pop("MERIDIAN_DATABASE_URL", None)
     env.pop("DATABASE_URL", None)
     meridian = str(Path(sys.executable).parent / "meridian")

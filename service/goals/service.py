@@ -17,7 +17,7 @@ from service.auth.service import require
 from service.common.pagination import PageRequest, encode_cursor, split_page
 from service.common.repository import get_many_scoped, get_scoped
 from service.errors import NotFound, ValidationFailed
-from service.goals import repository
+from service.goals import events, repository
 from service.goals.explain import definition_of, key_result_progress_of, objective_progress_of
 from service.goals.progress import KeyResultType, definition_problems
 from service.goals.schemas import (
@@ -92,6 +92,7 @@ async def create_objective(
     )
     objective = Objective(organization_id=org, **data.model_dump())
     await repository.add(session, objective)
+    await events.objective_created(session, objective)
     return (await _views(session, org, [objective]))[0]
 
 
@@ -114,9 +115,12 @@ async def update_objective(
         raise ValidationFailed.on("outcome", "`outcome` and `final_score` are set when closing.")
     if status == "closed" and objective.status != "closed" and "final_score" not in changes:
         changes["final_score"] = round(objective.progress_value, 4)
+    previous_status = objective.status
+    changed = [name for name, value in changes.items() if getattr(objective, name) != value]
     for name, value in changes.items():
         setattr(objective, name, value)
     await session.flush()
+    await events.objective_updated(session, objective, changed, previous_status)
     return (await _views(session, org, [objective]))[0]
 
 
@@ -158,6 +162,7 @@ async def create_key_result(
     _refresh_key_result_progress(kr)
     await repository.add(session, kr)
     await _refresh_objective_progress(session, objective)
+    await events.key_result_created(session, kr)
     return kr
 
 
@@ -235,6 +240,7 @@ async def record_check_in(
     objective.last_check_in_at = max(filter(None, [objective.last_check_in_at, observed_at]))
     await session.flush()
     await _refresh_objective_progress(session, objective)
+    await events.key_result_checked_in(session, kr, check_in)
     return check_in
 
 
@@ -413,6 +419,10 @@ async def follow_kpi_readings(
                 kr.current, kr.last_check_in_at = reading.value, reading.observed_at
                 _refresh_key_result_progress(kr)
     await repository.add_check_ins(session, rows)
+    for kr in krs:
+        count = sum(1 for row in rows if row["key_result_id"] == kr.id)
+        if count:
+            await events.key_result_checked_in(session, kr, None, count)
     for objective in objectives:
         stamps = [k.last_check_in_at for k in krs if k.objective_id == objective.id]
         objective.last_check_in_at = max(filter(None, [objective.last_check_in_at, *stamps]))

@@ -25,21 +25,26 @@ from asyncio import Lock
 from typing import TypeAlias
 
 import strawberry
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.fastapi import BaseContext
 
 from service.api.deps import PrincipalDep, SessionDep
 from service.auth.keys import Principal
 from service.graphql.loaders import Loaders
+from service.webhooks.service import UrlPolicy
 
 
 class Context(BaseContext):
     """What every resolver sees as ``info.context``."""
 
-    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, url_policy: UrlPolicy | None = None
+    ) -> None:
         super().__init__()
         self.session = session
         self.principal = principal
+        self.url_policy = url_policy or UrlPolicy()
         self.db_lock = Lock()
         self.loaders = Loaders(session, principal, self.db_lock)
 
@@ -47,7 +52,7 @@ class Context(BaseContext):
 Info: TypeAlias = strawberry.Info[Context, None]
 
 
-async def get_context(session: SessionDep, principal: PrincipalDep) -> Context:
+async def get_context(session: SessionDep, principal: PrincipalDep, request: Request) -> Context:
     """Authenticate like REST: a missing or bad key raises ``Unauthorized`` here, which the
     app's exception handlers turn into a 401 ``application/problem+json``."""
-    return Context(session, principal)
+    return Context(session, principal, request.app.state.url_policy)

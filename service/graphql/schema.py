@@ -24,6 +24,7 @@ from service.kpis.graphql import KpiQuery
 from service.kpis.graphql_mutations import KpiMutation
 from service.people.graphql import PersonQuery
 from service.teams.graphql import TeamQuery
+from service.webhooks.graphql import WebhookMutation, WebhookQuery
 
 UUID_SCALAR = replace(
     UUIDDefinition, description="An RFC 9562 UUID, e.g. `0b6f2c3e-5a1d-4c1e-9a43-2f1c9d7e8b10`."
@@ -31,14 +32,18 @@ UUID_SCALAR = replace(
 
 
 @strawberry.type(
-    description="Read objectives, key results, cycles, people, teams, KPIs and alerts."
+    description="Read objectives, key results, cycles, people, teams, KPIs, alerts, events and "
+    "webhook endpoints."
 )
-class Query(GoalQuery, CycleQuery, PersonQuery, TeamQuery, KpiQuery):
+class Query(GoalQuery, CycleQuery, PersonQuery, TeamQuery, KpiQuery, WebhookQuery):
     pass
 
 
-@strawberry.type(description="Change goals and KPIs; each result is a payload or a typed error.")
-class Mutation(GoalMutation, KpiMutation):
+@strawberry.type(
+    description="Change goals, KPIs and webhook endpoints; each result is a payload or a typed "
+    "error."
+)
+class Mutation(GoalMutation, KpiMutation, WebhookMutation):
     pass
 
 
