@@ -98,6 +98,8 @@ SELECT r.rule_id, w.samples, w.value, n.newest
 FROM unnest($1::uuid[], $2::uuid[], $3::interval[], $4::text[], $5::bool[])
      AS r(rule_id, kpi_id, win, agg, latest_only)
 CROSS JOIN LATERAL (
+    -- The whole window, unsorted; `last` (CASE evaluates only the branch taken) probes
+    -- the newest row instead of sorting the window.
     SELECT count(*) AS samples,
            CASE r.agg
                WHEN 'avg' THEN avg(value)
@@ -105,15 +107,29 @@ CROSS JOIN LATERAL (
                WHEN 'max' THEN max(value)
                WHEN 'sum' THEN sum(value)
                WHEN 'count' THEN count(*)::float8
-               ELSE (array_agg(value ORDER BY observed_at DESC, source DESC))[1]
+               ELSE (
+                   SELECT l.value FROM kpi_readings AS l
+                   WHERE l.kpi_id = r.kpi_id AND l.observed_at > $6::timestamptz - r.win
+                     AND l.observed_at <= $6::timestamptz
+                   ORDER BY l.observed_at DESC, l.source DESC
+                   LIMIT 1
+               )
            END AS value
+    FROM kpi_readings
+    WHERE NOT r.latest_only AND kpi_id = r.kpi_id
+      AND observed_at > $6::timestamptz - r.win AND observed_at <= $6::timestamptz
+    HAVING NOT r.latest_only
+    UNION ALL
+    -- `last` of one sample: the newest row of the window, one index probe.
+    SELECT count(*), (array_agg(value))[1]
     FROM (
-        SELECT value, observed_at, source FROM kpi_readings
-        WHERE kpi_id = r.kpi_id AND observed_at > $6::timestamptz - r.win
-          AND observed_at <= $6::timestamptz
+        SELECT value FROM kpi_readings
+        WHERE r.latest_only AND kpi_id = r.kpi_id
+          AND observed_at > $6::timestamptz - r.win AND observed_at <= $6::timestamptz
         ORDER BY observed_at DESC, source DESC
-        LIMIT CASE WHEN r.latest_only THEN 1 END
+        LIMIT 1
     ) AS x
+    HAVING r.latest_only
 ) AS w
 CROSS JOIN LATERAL (
     SELECT max(observed_at) AS newest FROM kpi_readings
