@@ -57,6 +57,12 @@ async def driver_of(session: AsyncSession) -> Any:
     """The asyncpg connection under the session, in the same transaction."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
+    # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement. If ours
+    # came first they would run in autocommit: row locks released at once, writes kept on
+    # rollback. A statement through SQLAlchemy opens the transaction (only when needed,
+    # and always if the adapter stops telling).
+    if getattr(raw.dbapi_connection, "_transaction", None) is None:
+        await connection.exec_driver_sql("SELECT 1")
     return raw.driver_connection
 
 
