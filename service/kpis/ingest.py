@@ -186,14 +186,14 @@ async def _store(
     session: AsyncSession, principal: Principal, items: list[_Item], atomic: bool, now: datetime
 ) -> Ingested:
     if atomic and any(item.problem for item in items):
-        result = _result(items, set(), set())
+        result = _result(items, set())
         raise ValidationFailed(
             f"{result.rejected} of {len(items)} readings were refused; nothing was stored "
             "(atomic).",
             errors=[r for r in result.results if r["problem"]],
         )
     seen: set[tuple[uuid.UUID, str, datetime]] = set()
-    first_in_batch: set[int] = set()
+    stored: list[_Item] = []  # the first of each (kpi, source, observed_at) in the batch
     rows: list[NewReading] = []
     for item in items:
         if item.problem or item.kpi_id is None or item.observed_at is None:
@@ -201,24 +201,23 @@ async def _store(
         key = (item.kpi_id, item.source, item.observed_at)
         if key not in seen:
             seen.add(key)
-            first_in_batch.add(item.index)
+            stored.append(item)
             rows.append(NewReading(*key, item.value))
-    created = await readings_repository.insert_readings(session, principal.organization_id, rows)
-    result = _result(items, created, first_in_batch)
+    inserted = await readings_repository.insert_readings(session, principal.organization_id, rows)
+    result = _result(items, {stored[i].index for i in inserted})
     touched = sorted({row.kpi_id for row in rows})
     await evaluate_on_ingest(session, principal.organization_id, touched, now)
     fresh = [
         KpiObservation(r.kpi_id, r.source, r.observed_at, r.value)
-        for r in rows
-        if (r.kpi_id, r.source, r.observed_at) in created
+        for r in map(rows.__getitem__, inserted)
     ]
     await follow_kpi_readings(session, principal.organization_id, fresh)
     return result
 
 
-def _result(
-    items: list[_Item], created: set[tuple[uuid.UUID, str, datetime]], first: set[int]
-) -> Ingested:
+def _result(items: list[_Item], created: set[int]) -> Ingested:
+    """``created``: indexes of the items stored by this request; any other valid item
+    repeats a stored reading (or an earlier item of the batch)."""
     results: list[dict[str, Any]] = []
     counts = {_CREATED: 0, _DUPLICATE: 0, _REJECTED: 0}
     ids: dict[uuid.UUID, str] = {}
@@ -226,8 +225,7 @@ def _result(
         if item.problem or item.kpi_id is None or item.observed_at is None:
             status, kpi_id, observed_at = _REJECTED, None, None
         else:
-            key = (item.kpi_id, item.source, item.observed_at)
-            status = _CREATED if item.index in first and key in created else _DUPLICATE
+            status = _CREATED if item.index in created else _DUPLICATE
             kpi_id = ids.get(item.kpi_id) or ids.setdefault(item.kpi_id, str(item.kpi_id))
             observed_at = _rfc3339(item.observed_at)
         counts[status] += 1
