@@ -32,11 +32,20 @@ class Server:
     database_url: str
     api_key: str
     organization_id: str
+    workers: int
+
+
+def default_workers() -> int:
+    """One server process per core, as the README advises for ingestion."""
+    return os.cpu_count() or 1
 
 
 @contextmanager
-def running_server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
-    """``meridian serve`` in its own process on a fresh embedded PostgreSQL."""
+def running_server(
+    workers: int | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """``meridian serve --workers N`` in its own process on a fresh embedded PostgreSQL."""
+    workers = workers or default_workers()
     data_dir = tempfile.mkdtemp(prefix="meridian-bench-")
     env = {
         **os.environ,
@@ -54,7 +63,7 @@ def running_server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     org = json.loads(created.stdout.strip().splitlines()[-1])
     port = free_port()
     process = subprocess.Popen(
-        [meridian, "serve", "--port", str(port), "--no-migrate"],
+        [meridian, "serve", "--port", str(port), "--workers", str(workers), "--no-migrate"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -71,7 +80,8 @@ def running_server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
         from service.embedded import start_embedded
 
         url = start_embedded(Path(data_dir))
-        yield Server(base, url.replace("+asyncpg", ""), org["api_key"], org["organization_id"])
+        database = url.replace("+asyncpg", "")
+        yield Server(base, database, org["api_key"], org["organization_id"], workers)
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -1,6 +1,9 @@
 """Readings ingestion: the API against a bare asyncpg COPY of the same rows, same run.
 
-    .venv/bin/python -m bench.ingest [--readings 200000] [--kpis 100]
+    .venv/bin/python -m bench.ingest [--readings 200000] [--kpis 100] [--workers N]
+
+The server runs as the README tells users to run it: ``meridian serve --workers N``, one
+worker per core by default.
 
 (a) readings/s through ``POST /v1/readings`` in batches of 1,000 from 8 concurrent clients,
     one alert rule per KPI, with p50/p99 per batch;
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -128,8 +132,8 @@ async def single_posts(server: Server, keys: list[str], requests: int) -> tuple[
     return requests / (time.perf_counter() - started), latencies
 
 
-async def main(total: int, kpis: int, singles: int) -> None:
-    with running_server() as server:
+async def main(total: int, kpis: int, singles: int, workers: int | None) -> None:
+    with running_server(workers) as server:
         headers = {"Authorization": f"Bearer {server.api_key}"}
         async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=60) as http:
             keys = await setup_kpis(http, "api", kpis)
@@ -137,6 +141,7 @@ async def main(total: int, kpis: int, singles: int) -> None:
         copy_rate = await bare_copy(server, total)
         single_rate, single_latencies = await single_posts(server, keys, singles)
     print(f"readings: {total:,} across {kpis} KPIs (one alert rule each)")
+    print(f"server: meridian serve --workers {server.workers} on {os.cpu_count()} cores")
     print(
         f"(a) API  POST /v1/readings, {CLIENTS} clients x {BATCH}/batch: {api_rate:,.0f} readings/s"
     )
@@ -155,5 +160,6 @@ if __name__ == "__main__":
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--kpis", type=int, default=100)
     parser.add_argument("--singles", type=int, default=3_000)
+    parser.add_argument("--workers", type=int, default=None, help="Default: one per core.")
     args = parser.parse_args()
-    asyncio.run(main(args.readings, args.kpis, args.singles))
+    asyncio.run(main(args.readings, args.kpis, args.singles, args.workers))

@@ -106,7 +106,7 @@ async def run(events: int, rate: float, seconds: float) -> None:
     loop = asyncio.get_running_loop()
     listener = await loop.create_server(Receiver, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
-    with running_server(ENV) as server:
+    with running_server(extra_env=ENV) as server:
         headers = {"Authorization": f"Bearer {server.api_key}"}
         async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as http:
             r = await http.post("/v1/webhook-endpoints", json={"url": f"http://127.0.0.1:{port}/"})

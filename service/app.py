@@ -23,6 +23,7 @@ from service.goals.router import router as goals_router
 from service.graphql.router import graphql_router
 from service.kpis.router import router as kpis_router
 from service.kpis.scheduler import run_scheduler
+from service.logs import configure_logging
 from service.metrics import render
 from service.people.router import router as people_router
 from service.teams.router import router as teams_router
@@ -100,6 +101,14 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory ``meridian serve`` gives uvicorn: each worker process reads the settings
+    (and the database URL the parent resolved) from the environment."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def _operations(app: FastAPI) -> None:

@@ -23,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-migrate", action="store_true", help="Skip applying migrations.")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="Server processes (default 1); one per core serves ingestion at full speed.",
+    )
     migrate = commands.add_parser("migrate", help="Apply migrations (to head by default).")
     migrate.add_argument("--revision", default="head", help="Target revision, e.g. -1 or base.")
     org = commands.add_parser("create-org", help="Create an organization and an admin key.")
@@ -38,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     configure_logging(settings.log_level)
     handlers = {
-        "serve": lambda: _serve(args.host, args.port, migrate=not args.no_migrate),
+        "serve": lambda: _serve(args.host, args.port, args.workers, migrate=not args.no_migrate),
         "migrate": lambda: _migrate(args.revision),
         "create-org": lambda: _create_org(args.name),
         "export-schemas": lambda: _export(args.out),
@@ -55,23 +61,45 @@ def _migrate(revision: str) -> int:
     return 0
 
 
-def _serve(host: str, port: int, *, migrate: bool) -> int:
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _serve(host: str, port: int, workers: int, *, migrate: bool) -> int:
+    """Uvicorn with the app factory, so ``--workers N`` starts N processes on one socket.
+
+    The database is resolved once, here: the embedded server is started (and migrated) by
+    this parent process, which holds it until the end, and every worker gets its URL through
+    ``MERIDIAN_DATABASE_URL`` instead of starting one of its own."""
+    import os
+
     import uvicorn
 
-    from service.app import create_app
     from service.migrate import upgrade
 
     settings = get_settings()
     url = resolve_database_url(settings)
     if migrate:
         upgrade(url)
+    os.environ["MERIDIAN_DATABASE_URL"] = url
     logger.info(
-        "serving", extra={"host": host, "port": port, "embedded": not settings.database_url}
+        "serving",
+        extra={
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "embedded": not settings.database_url,
+        },
     )
     uvicorn.run(
-        create_app(settings, database_url=url),
+        "service.app:create_app_from_env",
+        factory=True,
         host=host,
         port=port,
+        workers=workers,
         log_config=None,
         proxy_headers=True,
         timeout_graceful_shutdown=30,

@@ -9,7 +9,6 @@ once, and ``UNIQUE (fingerprint, sequence)`` on events backs that up.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -29,17 +28,17 @@ from service.kpis.evaluation import (
     State,
     evaluate,
 )
+from service.kpis.rule_rows import RuleRow, StateRow
 from service.kpis.thresholds import Severity, Thresholds, build_thresholds, threshold_json
-from service.models import AlertRule, AlertState, Kpi
 
 THRESHOLD_FIELDS = ("warning", "critical", "warning_recovery", "critical_recovery")
 
 
-def thresholds_of(rule: AlertRule) -> Thresholds:
+def thresholds_of(rule: RuleRow) -> Thresholds:
     return build_thresholds(rule.operator, {name: getattr(rule, name) for name in THRESHOLD_FIELDS})
 
 
-def policy_of(rule: AlertRule) -> Policy:
+def policy_of(rule: RuleRow) -> Policy:
     return Policy(
         thresholds=thresholds_of(rule),
         pending_for=rule.pending_for,
@@ -50,7 +49,7 @@ def policy_of(rule: AlertRule) -> Policy:
     )
 
 
-def series_of(row: AlertState) -> SeriesState:
+def series_of(row: StateRow) -> SeriesState:
     return SeriesState(
         state=State(row.state),
         severity=Severity(row.severity) if row.severity else None,
@@ -66,14 +65,13 @@ def series_of(row: AlertState) -> SeriesState:
 
 async def evaluate_rules(
     session: AsyncSession,
-    kpis: dict[uuid.UUID, Kpi],
-    rules: Sequence[AlertRule],
+    rules: Sequence[RuleRow],
     now: datetime,
     *,
     skip_locked: bool = False,
 ) -> int:
     """Evaluate many series at ``now`` with three queries however many there are: lock the
-    state rows, read every window, then write what changed. Returns events written."""
+    state rows, read every window, then write them back. Returns events written."""
     rows = await rules_repository.lock_states(
         session, [r.id for r in rules], skip_locked=skip_locked
     )
@@ -82,7 +80,7 @@ async def evaluate_rules(
     seen = await rules_repository.windows(session, due, now)
     emitted = 0
     for rule in due:
-        row, kpi = rows[rule.id], kpis[rule.kpi_id]
+        row = rows[rule.id]
         value, samples, newest = seen[rule.id]
         policy = policy_of(rule)
         has_data = newest is not None and now - newest <= policy.no_data_after
@@ -92,31 +90,17 @@ async def evaluate_rules(
         )
         _store(row, outcome.state, now, value)
         for emitted_event in outcome.events:
-            await _emit(session, kpi, rule, row, emitted_event, now, value, samples)
+            await emit(session, rule, row, emitted_event, now, value, samples)
         emitted += len(outcome.events)
-    await session.flush()
+    await rules_repository.save_states(session, [rows[r.id] for r in due])
     return emitted
 
 
-def _from_the_past(row: AlertState, now: datetime) -> bool:
+def _from_the_past(row: StateRow, now: datetime) -> bool:
     return row.last_eval_at is not None and now < row.last_eval_at
 
 
-async def emit_reset(
-    session: AsyncSession, kpi: Kpi, rule: AlertRule, row: AlertState, reason: str, now: datetime
-) -> None:
-    emitted = Emitted(
-        "kpi.recovered",
-        reason,
-        State(row.state),
-        State.OK,
-        Severity(row.severity) if row.severity else None,
-        row.alert_id,
-    )
-    await _emit(session, kpi, rule, row, emitted, now, row.last_value, 0)
-
-
-def _store(row: AlertState, state: SeriesState, now: datetime, value: float | None) -> None:
+def _store(row: StateRow, state: SeriesState, now: datetime, value: float | None) -> None:
     row.state = state.state
     row.severity = state.severity
     row.alert_id = state.alert_id
@@ -131,24 +115,33 @@ def _store(row: AlertState, state: SeriesState, now: datetime, value: float | No
         row.last_value = value
 
 
-async def _emit(
+async def emit_reset(
+    session: AsyncSession, rule: RuleRow, row: StateRow, reason: str, now: datetime
+) -> None:
+    """``kpi.recovered`` for a series a rule change puts back to ok."""
+    severity = Severity(row.severity) if row.severity else None
+    emitted = Emitted("kpi.recovered", reason, State(row.state), State.OK, severity, row.alert_id)
+    await emit(session, rule, row, emitted, now, row.last_value, 0)
+
+
+async def emit(
     session: AsyncSession,
-    kpi: Kpi,
-    rule: AlertRule,
-    row: AlertState,
+    rule: RuleRow,
+    row: StateRow,
     emitted: Emitted,
     now: datetime,
     value: float | None,
     samples: int,
 ) -> None:
+    """Record one transition of the series in the outbox; moves ``row.sequence`` by one."""
     row.sequence += 1
     muted = rule.muted_until is not None and rule.muted_until > now
-    data = _payload(kpi, rule, row, emitted, now, value, samples)
+    data = _payload(rule, row, emitted, now, value, samples)
     if muted:
         data["suppressed_reason"] = "silence"
     await record_event(
         session,
-        kpi.organization_id,
+        rule.organization_id,
         emitted.type,
         now,
         data,
@@ -159,9 +152,8 @@ async def _emit(
 
 
 def _payload(
-    kpi: Kpi,
-    rule: AlertRule,
-    row: AlertState,
+    rule: RuleRow,
+    row: StateRow,
     emitted: Emitted,
     now: datetime,
     value: float | None,
@@ -172,7 +164,7 @@ def _payload(
     annotations = dict(rule.annotations or {})
     annotations.setdefault(
         "summary",
-        summary or f"{kpi.name}: {emitted.type.split('.')[1].replace('_', ' ')}",
+        summary or f"{rule.kpi_name}: {emitted.type.split('.')[1].replace('_', ' ')}",
     )
     return {
         "alert_id": emitted.alert_id,
@@ -183,7 +175,12 @@ def _payload(
         "state": emitted.state.value,
         "previous_state": emitted.previous_state.value,
         "severity": emitted.severity.value if emitted.severity else None,
-        "kpi": {"id": str(kpi.id), "key": kpi.key, "name": kpi.name, "unit": kpi.unit},
+        "kpi": {
+            "id": str(rule.kpi_id),
+            "key": rule.kpi_key,
+            "name": rule.kpi_name,
+            "unit": rule.kpi_unit,
+        },
         "rule": {
             "id": str(rule.id),
             "version": rule.version,

@@ -344,7 +344,7 @@ class KpiMutation:
                     message=exc.detail,
                     results=[ReadingResultNode.of(ReadingResult(**e)) for e in refused],
                 )
-            return IngestReadingsPayload.of(result)
+            return IngestReadingsPayload.of(result.model())
 
         return await run_mutation(info, call)  # type: ignore[return-value]
 

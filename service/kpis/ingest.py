@@ -7,10 +7,11 @@ the caller asks for ``atomic`` all-or-nothing.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -29,26 +30,55 @@ from service.kpis.schemas import (
     IngestResult,
     ItemStatus,
     ReadingIn,
-    ReadingResult,
 )
 from service.kpis.service import find_kpi
-from service.models import Kpi
 from service.models.base import utcnow
 
 CLOCK_SKEW = timedelta(minutes=5)
+_CREATED, _DUPLICATE, _REJECTED = (s.value for s in ItemStatus)
+
+
+@dataclass(slots=True)
+class _Item:
+    """One submitted reading on its way through: validated fields, or the problem."""
+
+    index: int
+    ref: str | None = None  # the batch item's `kpi`, until resolved
+    kpi_id: uuid.UUID | None = None
+    source: str = ""
+    observed_at: datetime | None = None
+    value: float = 0.0
+    problem: dict[str, Any] | None = None
 
 
 @dataclass
-class _Item:
-    index: int
-    kpi: Kpi | None = None
-    reading: NewReading | None = None
-    problem: dict[str, Any] | None = None
+class Ingested:
+    """The answer: counts and one JSON-ready result per item, in submission order.
+
+    Built as plain dicts and encoded once: a pydantic model per item cost more than the
+    insert. ``IngestResult`` documents the shape and serves GraphQL (``model()``)."""
+
+    created: int
+    duplicates: int
+    rejected: int
+    results: list[dict[str, Any]]
+
+    def json(self) -> bytes:
+        body = {
+            "created": self.created,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "results": self.results,
+        }
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def model(self) -> IngestResult:
+        return IngestResult.model_validate_json(self.json())
 
 
 async def ingest_for_kpi(
     session: AsyncSession, principal: Principal, ref: str, payload: Any, atomic: bool = False
-) -> IngestResult:
+) -> Ingested:
     """``POST /v1/kpis/{id_or_key}/readings``: one reading or a list of them."""
     require(principal, Scope.INGEST)
     kpi = await find_kpi(session, principal, ref)
@@ -58,7 +88,9 @@ async def ingest_for_kpi(
     raw_items = [payload] if single else payload
     _check_size(raw_items)
     now = utcnow()
-    items = _parse_all(raw_items, ReadingIn, principal, now, kpi)
+    items = _parse_all(raw_items, ReadingIn, principal, now)
+    for item in items:
+        item.kpi_id = kpi.id
     if single and items[0].problem:
         problem = items[0].problem
         raise ValidationFailed(problem["detail"], errors=problem.get("errors"))
@@ -67,30 +99,25 @@ async def ingest_for_kpi(
 
 async def ingest_batch(
     session: AsyncSession, principal: Principal, raw_items: list[Any], atomic: bool
-) -> IngestResult:
+) -> Ingested:
     """``POST /v1/readings``: up to 10,000 readings across many KPIs, named by key or id."""
     require(principal, Scope.INGEST)
     _check_size(raw_items)
     now = utcnow()
-    items = _parse_all(raw_items, BatchReadingIn, principal, now, None)
-    refs = [raw["kpi"] for raw, item in zip(raw_items, items, strict=True) if not item.problem]
-    kpis = await repository.resolve_refs(session, principal.organization_id, refs)
-    for raw, item in zip(raw_items, items, strict=True):
-        if item.problem or item.reading is None:
+    items = _parse_all(raw_items, BatchReadingIn, principal, now)
+    refs = {item.ref for item in items if item.ref is not None and not item.problem}
+    ids = await repository.ids_of_refs(session, principal.organization_id, refs)
+    for item in items:
+        if item.problem or item.ref is None:
             continue
-        kpi = kpis.get(raw["kpi"])
-        if kpi is None:
-            item.problem = _problem(404, f"There is no KPI {raw['kpi']}.")
-        elif not principal.may_ingest_into(kpi.id):
-            item.problem = _problem(403, f"This API key may not ingest into KPI {raw['kpi']}.")
+        kpi_id = ids.get(item.ref)
+        if kpi_id is None:
+            item.problem = _problem(404, f"There is no KPI {item.ref}.")
+        elif not principal.may_ingest_into(kpi_id):
+            item.problem = _problem(403, f"This API key may not ingest into KPI {item.ref}.")
         else:
-            item.kpi = kpi
-            item.reading = NewReading(kpi.id, *_rest(item.reading))
+            item.kpi_id = kpi_id
     return await _store(session, principal, items, atomic, now)
-
-
-def _rest(reading: NewReading) -> tuple[str, datetime, float]:
-    return reading.source, reading.observed_at, reading.value
 
 
 def _check_size(raw_items: Sequence[Any]) -> None:
@@ -107,28 +134,19 @@ _LIST_ADAPTERS: dict[type[ReadingIn], TypeAdapter[Any]] = {
 
 
 def _parse_all(
-    raw_items: Sequence[Any],
-    schema: type[ReadingIn],
-    principal: Principal,
-    now: datetime,
-    kpi: Kpi | None,
+    raw_items: Sequence[Any], schema: type[ReadingIn], principal: Principal, now: datetime
 ) -> list[_Item]:
     """Validate the whole list in one pass (fast); only when that fails, item by item, so
     each refused item gets its own problem."""
     try:
         parsed = _LIST_ADAPTERS[schema].validate_python(raw_items)
     except ValidationError:
-        return [_parse(i, raw, schema, principal, now, kpi) for i, raw in enumerate(raw_items)]
-    return [_item(i, reading, principal, now, kpi) for i, reading in enumerate(parsed)]
+        return [_parse(i, raw, schema, principal, now) for i, raw in enumerate(raw_items)]
+    return [_item(i, reading, principal, now) for i, reading in enumerate(parsed)]
 
 
 def _parse(
-    index: int,
-    raw: Any,
-    schema: type[ReadingIn],
-    principal: Principal,
-    now: datetime,
-    kpi: Kpi | None,
+    index: int, raw: Any, schema: type[ReadingIn], principal: Principal, now: datetime
 ) -> _Item:
     try:
         parsed = schema.model_validate(raw)
@@ -138,18 +156,21 @@ def _parse(
             for e in exc.errors(include_url=False, include_input=False)
         ]
         return _Item(index, problem=_problem(422, "; ".join(e["msg"] for e in errors), errors))
-    return _item(index, parsed, principal, now, kpi)
+    return _item(index, parsed, principal, now)
 
 
-def _item(
-    index: int, parsed: ReadingIn, principal: Principal, now: datetime, kpi: Kpi | None
-) -> _Item:
+def _item(index: int, parsed: ReadingIn, principal: Principal, now: datetime) -> _Item:
     observed_at = parsed.observed_at or now
     if observed_at > now + CLOCK_SKEW:
         return _Item(index, problem=_problem(422, "`observed_at` is in the future."))
-    source = parsed.source or principal.key_name
-    placeholder = kpi.id if kpi is not None else uuid.UUID(int=0)
-    return _Item(index, kpi=kpi, reading=NewReading(placeholder, source, observed_at, parsed.value))
+    return _Item(
+        index,
+        getattr(parsed, "kpi", None),
+        None,
+        parsed.source or principal.key_name,
+        observed_at,
+        parsed.value,
+    )
 
 
 def _problem(
@@ -163,67 +184,66 @@ def _problem(
 
 async def _store(
     session: AsyncSession, principal: Principal, items: list[_Item], atomic: bool, now: datetime
-) -> IngestResult:
-    rejected = [item for item in items if item.problem]
-    if atomic and rejected:
-        result = _result(items, set(), set())
+) -> Ingested:
+    if atomic and any(item.problem for item in items):
+        result = _result(items, set())
         raise ValidationFailed(
-            f"{len(rejected)} of {len(items)} readings were refused; nothing was stored (atomic).",
-            errors=[r.model_dump(mode="json") for r in result.results if r.problem],
+            f"{result.rejected} of {len(items)} readings were refused; nothing was stored "
+            "(atomic).",
+            errors=[r for r in result.results if r["problem"]],
         )
     seen: set[tuple[uuid.UUID, str, datetime]] = set()
-    first_in_batch: set[int] = set()
+    stored: list[_Item] = []  # the first of each (kpi, source, observed_at) in the batch
     rows: list[NewReading] = []
     for item in items:
-        if item.problem or item.reading is None:
+        if item.problem or item.kpi_id is None or item.observed_at is None:
             continue
-        key = (item.reading.kpi_id, item.reading.source, item.reading.observed_at)
+        key = (item.kpi_id, item.source, item.observed_at)
         if key not in seen:
             seen.add(key)
-            first_in_batch.add(item.index)
-            rows.append(item.reading)
-    created = await readings_repository.insert_readings(session, principal.organization_id, rows)
-    result = _result(items, created, first_in_batch)
-    touched = sorted({item.kpi.id for item in items if item.kpi and item.index in first_in_batch})
+            stored.append(item)
+            rows.append(NewReading(*key, item.value))
+    inserted = await readings_repository.insert_readings(session, principal.organization_id, rows)
+    result = _result(items, {stored[i].index for i in inserted})
+    touched = sorted({row.kpi_id for row in rows})
     await evaluate_on_ingest(session, principal.organization_id, touched, now)
     fresh = [
         KpiObservation(r.kpi_id, r.source, r.observed_at, r.value)
-        for r in rows
-        if (r.kpi_id, r.source, r.observed_at) in created
+        for r in map(rows.__getitem__, inserted)
     ]
     await follow_kpi_readings(session, principal.organization_id, fresh)
     return result
 
 
-def _result(
-    items: list[_Item], created: set[tuple[uuid.UUID, str, datetime]], first: set[int]
-) -> IngestResult:
-    results: list[ReadingResult] = []
+def _result(items: list[_Item], created: set[int]) -> Ingested:
+    """``created``: indexes of the items stored by this request; any other valid item
+    repeats a stored reading (or an earlier item of the batch)."""
+    results: list[dict[str, Any]] = []
+    counts = {_CREATED: 0, _DUPLICATE: 0, _REJECTED: 0}
+    ids: dict[uuid.UUID, str] = {}
     for item in items:
-        if item.problem or item.reading is None:
-            results.append(
-                ReadingResult(index=item.index, status=ItemStatus.REJECTED, problem=item.problem)
-            )
-            continue
-        key = (item.reading.kpi_id, item.reading.source, item.reading.observed_at)
-        fresh = item.index in first and key in created
+        if item.problem or item.kpi_id is None or item.observed_at is None:
+            status, kpi_id, observed_at = _REJECTED, None, None
+        else:
+            status = _CREATED if item.index in created else _DUPLICATE
+            kpi_id = ids.get(item.kpi_id) or ids.setdefault(item.kpi_id, str(item.kpi_id))
+            observed_at = _rfc3339(item.observed_at)
+        counts[status] += 1
         results.append(
-            ReadingResult(
-                index=item.index,
-                status=ItemStatus.CREATED if fresh else ItemStatus.DUPLICATE,
-                kpi_id=item.reading.kpi_id,
-                observed_at=item.reading.observed_at,
-            )
+            {
+                "index": item.index,
+                "status": status,
+                "kpi_id": kpi_id,
+                "observed_at": observed_at,
+                "problem": item.problem,
+            }
         )
-    counts = {status: 0 for status in ItemStatus}
-    for r in results:
-        counts[r.status] += 1
-    return IngestResult(
-        created=counts[ItemStatus.CREATED],
-        duplicates=counts[ItemStatus.DUPLICATE],
-        rejected=counts[ItemStatus.REJECTED],
-        results=results,
-    )
+    return Ingested(counts[_CREATED], counts[_DUPLICATE], counts[_REJECTED], results)
+
+
+def _rfc3339(value: datetime) -> str:
+    """As ``UtcDateTime`` writes it (``...Z``); inputs are already normalised to UTC."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 async def evaluate_on_ingest(
@@ -231,5 +251,4 @@ async def evaluate_on_ingest(
 ) -> int:
     """Evaluate every enabled rule of the touched KPIs, in this transaction."""
     rules = await rules_repository.enabled_rules_of_kpis(session, organization_id, kpi_ids)
-    kpis = await rules_repository.kpis_by_id(session, organization_id, [r.kpi_id for r in rules])
-    return await evaluate_rules(session, kpis, rules, now)
+    return await evaluate_rules(session, rules, now)

@@ -1,7 +1,8 @@
 """The readings hot path: bulk SQL straight through asyncpg, inside the request's transaction.
 
-Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch: one round trip and
-one plan for 10,000 rows, with ``ON CONFLICT DO NOTHING`` making repeats harmless.
+Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch, which also moves the
+KPIs' ``latest``: one round trip and one plan for 10,000 rows, with ``ON CONFLICT DO
+NOTHING`` making repeats harmless.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 INSERT_READINGS = """
-INSERT INTO kpi_readings (organization_id, kpi_id, source, observed_at, value)
-SELECT $1::uuid, r.kpi_id, r.source, r.observed_at, r.value
-FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::float8[])
-     AS r(kpi_id, source, observed_at, value)
-ON CONFLICT (kpi_id, source, observed_at) DO NOTHING
-RETURNING kpi_id, source, observed_at
-"""
-
-# The newest reading per KPI moves ``latest`` only forward: a late reading never rewinds it.
-UPDATE_LATEST = """
-WITH newest AS (
+WITH input AS (
+    SELECT * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::float8[])
+         WITH ORDINALITY AS r(kpi_id, source, observed_at, value, n)
+), inserted AS (
+    INSERT INTO kpi_readings (organization_id, kpi_id, source, observed_at, value)
+    SELECT $1::uuid, kpi_id, source, observed_at, value FROM input
+    ON CONFLICT (kpi_id, source, observed_at) DO NOTHING
+    RETURNING kpi_id, source, observed_at, value
+), newest AS (
+    -- The newest new reading per KPI moves ``latest`` only forward: a late one never
+    -- rewinds it.
     SELECT DISTINCT ON (kpi_id) kpi_id, observed_at, value
-    FROM unnest($2::uuid[], $3::timestamptz[], $4::float8[]) AS r(kpi_id, observed_at, value)
+    FROM inserted
     ORDER BY kpi_id, observed_at DESC
 ), locked AS (
     -- Lock the KPI rows in id order: concurrent batches touching the same KPIs then queue
@@ -36,12 +37,14 @@ WITH newest AS (
     WHERE k.organization_id = $1::uuid
     ORDER BY k.id
     FOR NO KEY UPDATE OF k
+), moved AS (
+    UPDATE kpis AS k
+    SET latest_value = n.value, latest_observed_at = n.observed_at
+    FROM newest AS n
+    WHERE k.id = n.kpi_id AND k.id IN (SELECT id FROM locked)
+      AND (k.latest_observed_at IS NULL OR n.observed_at >= k.latest_observed_at)
 )
-UPDATE kpis AS k
-SET latest_value = n.value, latest_observed_at = n.observed_at
-FROM newest AS n
-WHERE k.id = n.kpi_id AND k.id IN (SELECT id FROM locked)
-  AND (k.latest_observed_at IS NULL OR n.observed_at >= k.latest_observed_at)
+SELECT input.n FROM input JOIN inserted USING (kpi_id, source, observed_at)
 """
 
 
@@ -57,15 +60,23 @@ async def driver_of(session: AsyncSession) -> Any:
     """The asyncpg connection under the session, in the same transaction."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
+    # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement. If ours
+    # came first they would run in autocommit: row locks released at once, writes kept on
+    # rollback. A statement through SQLAlchemy opens the transaction (only when needed,
+    # and always if the adapter stops telling).
+    if getattr(raw.dbapi_connection, "_transaction", None) is None:
+        await connection.exec_driver_sql("SELECT 1")
     return raw.driver_connection
 
 
 async def insert_readings(
     session: AsyncSession, organization_id: uuid.UUID, rows: Sequence[NewReading]
-) -> set[tuple[uuid.UUID, str, datetime]]:
-    """Insert what is new; returns the keys that were actually inserted."""
+) -> list[int]:
+    """Insert what is new and move each KPI's ``latest``, in one statement (one round
+    trip); returns the positions in ``rows`` of the readings actually inserted. ``rows``
+    must not repeat a ``(kpi_id, source, observed_at)``."""
     if not rows:
-        return set()
+        return []
     driver = await driver_of(session)
     inserted = await driver.fetch(
         INSERT_READINGS,
@@ -75,17 +86,7 @@ async def insert_readings(
         [r.observed_at for r in rows],
         [r.value for r in rows],
     )
-    created = {(rec["kpi_id"], rec["source"], rec["observed_at"]) for rec in inserted}
-    latest = [r for r in rows if (r.kpi_id, r.source, r.observed_at) in created]
-    if latest:
-        await driver.execute(
-            UPDATE_LATEST,
-            organization_id,
-            [r.kpi_id for r in latest],
-            [r.observed_at for r in latest],
-            [r.value for r in latest],
-        )
-    return created
+    return sorted(rec[0] - 1 for rec in inserted)
 
 
 async def list_readings(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.kpis.readings_repository import driver_of
 from service.models import Kpi
 
 
@@ -22,29 +23,34 @@ async def find_by_id_or_key(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def resolve_refs(
-    session: AsyncSession, organization_id: uuid.UUID, refs: Sequence[str]
-) -> dict[str, Kpi]:
-    """Map each given key or id to its KPI, in one query; unknown refs are absent."""
+async def ids_of_refs(
+    session: AsyncSession, organization_id: uuid.UUID, refs: Iterable[str]
+) -> dict[str, uuid.UUID]:
+    """Map each given key or id to its KPI's id, in one statement; unknown refs are absent.
+
+    The ingest path: plain ids through asyncpg, no KPI instances."""
+    keys: list[str] = []
     ids: dict[str, uuid.UUID] = {}
-    keys: set[str] = set()
-    for ref in set(refs):
+    for ref in refs:
         parsed = _as_uuid(ref)
         if parsed is None:
-            keys.add(ref)
+            keys.append(ref)
         else:
             ids[ref] = parsed
-    if not ids and not keys:
+    if not keys and not ids:
         return {}
-    stmt = select(Kpi).where(
-        Kpi.organization_id == organization_id,
-        or_(Kpi.id.in_(list(ids.values())), Kpi.key.in_(list(keys))),
+    driver = await driver_of(session)
+    records = await driver.fetch(
+        "SELECT id, key FROM kpis WHERE organization_id = $1::uuid "
+        "AND (key = ANY($2::text[]) OR id = ANY($3::uuid[]))",
+        organization_id,
+        keys,
+        list(ids.values()),
     )
-    rows = (await session.scalars(stmt)).all()
-    by_id = {kpi.id: kpi for kpi in rows}
-    by_key = {kpi.key: kpi for kpi in rows}
-    resolved = {ref: by_id[ident] for ref, ident in ids.items() if ident in by_id}
-    resolved |= {ref: by_key[ref] for ref in keys if ref in by_key}
+    found = {rec[0] for rec in records}
+    wanted = set(keys)
+    resolved = {ref: ident for ref, ident in ids.items() if ident in found}
+    resolved |= {rec[1]: rec[0] for rec in records if rec[1] in wanted}
     return resolved
 
 

@@ -121,10 +121,10 @@ async def ingest_readings(
     return _json(await ingest.ingest_batch(session, principal, body.readings, body.atomic))
 
 
-def _json(result: IngestResult, status_code: int = status.HTTP_200_OK) -> Response:
-    """Encode in pydantic-core directly: 10,000 per-item results are the hot path's output,
-    and FastAPI's generic re-validation and encoding would cost more than the insert."""
-    return Response(result.model_dump_json(), status_code, media_type="application/json")
+def _json(result: ingest.Ingested, status_code: int = status.HTTP_200_OK) -> Response:
+    """Encoded once, as built: 10,000 per-item results are the hot path's output, and
+    FastAPI's generic validation and encoding of them would cost more than the insert."""
+    return Response(result.json(), status_code, media_type="application/json")
 
 
 @router.get(

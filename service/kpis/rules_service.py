@@ -17,6 +17,7 @@ from service.common.pagination import PageRequest, decode_keyset, encode_keyset
 from service.errors import NotFound, ValidationFailed
 from service.kpis import rules_repository
 from service.kpis.evaluation import State
+from service.kpis.rule_rows import rule_row_of, state_row_of
 from service.kpis.rule_schemas import AlertRuleCreate, AlertRuleUpdate
 from service.kpis.schemas import Direction
 from service.kpis.service import find_kpi
@@ -141,7 +142,9 @@ async def reset_series(session: AsyncSession, kpi: Kpi, rule: AlertRule, reason:
     if state is None:
         return
     if state.state in (State.FIRING, State.RECOVERING, State.NO_DATA):
-        await emit_reset(session, kpi, rule, state, reason, utcnow())
+        row = state_row_of(state)
+        await emit_reset(session, rule_row_of(rule, kpi), row, reason, utcnow())
+        state.sequence = row.sequence
     state.state, state.severity, state.alert_id = State.OK, None, None
     state.pending_since = state.recovering_since = state.started_at = None
     state.renotify_count = 0

@@ -34,8 +34,7 @@ async def evaluate_all(
         after = pairs[-1][1]
         async with sessions() as session, session.begin():
             rules = await rules_repository.rules_by_id(session, [rule for _, rule in pairs])
-            kpis = await rules_repository.kpis_of_rules(session, rules)
-            emitted += await evaluate_rules(session, kpis, rules, now or utcnow(), skip_locked=True)
+            emitted += await evaluate_rules(session, rules, now or utcnow(), skip_locked=True)
 
 
 async def run_scheduler(

@@ -1,0 +1,87 @@
+"""Where one ``POST /v1/readings`` batch spends its time, in process, with one client.
+
+    .venv/bin/python -m bench.ingest_profile [--batches 30] [--profile]
+
+The app runs in this process (httpx over ASGI, no sockets, no uvicorn) against a fresh
+embedded PostgreSQL, so with one client nothing else competes for the interpreter: per
+batch, wall time minus this process's CPU time is time spent waiting on PostgreSQL.
+``--profile`` adds a cProfile of the measured batches (top functions by own time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import pstats
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from bench.ingest import BATCH, batches, setup_kpis
+from service.app import create_app
+from service.auth.service import create_organization
+from service.config import Settings
+from service.embedded import start_embedded, stop_embedded
+from service.migrate import upgrade
+
+JSON = {"Content-Type": "application/json"}
+
+
+async def run(count: int, kpis: int, profile: bool) -> None:
+    url = start_embedded(Path(tempfile.mkdtemp(prefix="meridian-profile-")))
+    upgrade(url)
+    settings = Settings(database_url=url, run_background=False, log_level="WARNING")
+    app = create_app(settings, database_url=url)
+    async with app.router.lifespan_context(app):
+        async with app.state.sessionmaker() as session:
+            _, key = await create_organization(session, "Profile")
+            await session.commit()
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://meridian.test", headers=headers
+        ) as http:
+            keys = await setup_kpis(http, "p", kpis)
+            work = batches(keys, (count + 5) * BATCH, datetime.now(UTC) - timedelta(minutes=5))
+            for batch in work[:5]:  # warm up: plans, pools, imports
+                (await http.post("/v1/readings", json={"readings": batch})).raise_for_status()
+            profiler = cProfile.Profile() if profile else None
+            walls, cpus = [], []
+            for batch in work[5:]:
+                body = json.dumps({"readings": batch}).encode()  # encoded outside the timer
+                if profiler:
+                    profiler.enable()
+                wall, cpu = time.perf_counter(), time.process_time()
+                r = await http.post("/v1/readings", content=body, headers=JSON)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+                if profiler:
+                    profiler.disable()
+                assert r.status_code == 200 and r.json()["created"] == BATCH, r.text[:300]
+    stop_embedded()
+    wall_ms = statistics.median(walls) * 1000
+    cpu_ms = statistics.median(cpus) * 1000
+    print(f"{count} batches of {BATCH} readings across {kpis} KPIs, one client, in process")
+    print(f"per batch (median): wall {wall_ms:.1f} ms = Python CPU {cpu_ms:.1f} ms")
+    print("  (the body is encoded before the clock starts; the answer decoded after it stops)")
+    print(f"  + waiting on PostgreSQL {wall_ms - cpu_ms:.1f} ms")
+    print(f"  -> {BATCH / statistics.median(walls):,.0f} readings/s for one client")
+    if profiler:
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(35)
+        stats.sort_stats("cumulative").print_stats(60)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--kpis", type=int, default=100)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(run(args.batches, args.kpis, args.profile))

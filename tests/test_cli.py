@@ -1,0 +1,92 @@
+"""``meridian serve`` as users run it: a real process (or several) on a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import Tenant
+
+MERIDIAN = str(Path(sys.executable).parent / "meridian")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_for_lines(
+    stream: asyncio.StreamReader, needle: str, count: int, log: list[str]
+) -> None:
+    seen = 0
+    while seen < count:
+        line = (await asyncio.wait_for(stream.readline(), timeout=60)).decode()
+        assert line, "serve exited before it was ready:\n" + "".join(log)
+        log.append(line)
+        seen += needle in line
+
+
+async def test_serve_with_two_workers_answers_and_stops_cleanly(
+    tenant: Tenant, database_url: str
+) -> None:
+    await tenant.create("/v1/kpis", {"key": "mrr", "name": "MRR"})
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MERIDIAN_DATABASE_URL": database_url,
+        "MERIDIAN_RUN_BACKGROUND": "false",
+        "MERIDIAN_LOG_LEVEL": "INFO",
+    }
+    process = await asyncio.create_subprocess_exec(
+        MERIDIAN,
+        *("serve", "--port", str(port), "--workers", "2", "--no-migrate"),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    log: list[str] = []
+    try:
+        assert process.stderr is not None
+        # Each worker process logs its own start-up: two of them means two processes.
+        await _wait_for_lines(process.stderr, "Application startup complete", 2, log)
+        headers = {"Authorization": f"Bearer {tenant.key}"}
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30
+        ) as http:
+            answers = await asyncio.gather(
+                *[
+                    http.post("/v1/readings", json={"readings": [{"kpi": "mrr", "value": i}]})
+                    for i in range(8)
+                ]
+            )
+        assert [r.status_code for r in answers] == [200] * 8, [r.text for r in answers]
+        assert all(r.json()["created"] == 1 for r in answers)
+        listed = await tenant.get("/v1/kpis/mrr/readings")
+        assert len(listed.json()["items"]) == 8
+        pids = {m.group(1) for line in log if (m := re.search(r"server process \[(\d+)\]", line))}
+        assert len(pids) == 2, log
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        _, rest = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, "".join(log) + rest.decode()
+
+
+async def test_serve_refuses_zero_workers() -> None:
+    process = await asyncio.create_subprocess_exec(
+        MERIDIAN,
+        *("serve", "--workers", "0"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 2
+    assert b"--workers: must be at least 1" in err
