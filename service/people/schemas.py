@@ -38,3 +38,34 @@ class PersonRead(OutputModel):
     active: bool
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+class OwnedObjective(OutputModel):
+    id: uuid.UUID
+    title: str
+    status: str
+    cycle_id: uuid.UUID
+
+
+class OwnedKeyResult(OutputModel):
+    id: uuid.UUID
+    title: str
+    objective_id: uuid.UUID
+
+
+class OwnedKpi(OutputModel):
+    id: uuid.UUID
+    key: str
+    name: str
+
+
+class OwnershipRead(OutputModel):
+    """What a person owns that is still in play: draft and active objectives, key results
+    of those objectives, and KPIs. Orphaned when the person is inactive."""
+
+    person_id: uuid.UUID
+    active: bool
+    orphaned: bool = Field(description="True when the owner is inactive: these need an owner.")
+    objectives: list[OwnedObjective]
+    key_results: list[OwnedKeyResult]
+    kpis: list[OwnedKpi]
