@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -131,3 +132,48 @@ async def reassign(
         )
         moved.append(sorted((await session.scalars(stmt)).all()))
     return moved[0], moved[1], moved[2]
+
+
+async def all_people(session: AsyncSession, org: uuid.UUID) -> list[Person]:
+    """Every person of the organization, locked: a sync matches a whole snapshot."""
+    stmt = (
+        select(Person)
+        .where(Person.organization_id == org)
+        .order_by(Person.created_at, Person.id)
+        .with_for_update()
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def reports_of(
+    session: AsyncSession, org: uuid.UUID, manager_ids: Sequence[uuid.UUID]
+) -> list[Person]:
+    """The direct reports of many managers in one query, by user name."""
+    stmt = (
+        select(Person)
+        .where(Person.organization_id == org, Person.manager_id.in_(manager_ids))
+        .order_by(Person.user_name, Person.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def objectives_owned_by(
+    session: AsyncSession, org: uuid.UUID, owner_ids: Sequence[uuid.UUID]
+) -> list[Objective]:
+    stmt = (
+        select(Objective)
+        .where(Objective.organization_id == org, Objective.owner_id.in_(owner_ids))
+        .order_by(Objective.created_at, Objective.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def kpis_owned_by(
+    session: AsyncSession, org: uuid.UUID, owner_ids: Sequence[uuid.UUID]
+) -> list[Kpi]:
+    stmt = (
+        select(Kpi)
+        .where(Kpi.organization_id == org, Kpi.owner_id.in_(owner_ids))
+        .order_by(Kpi.created_at, Kpi.id)
+    )
+    return list((await session.scalars(stmt)).all())

@@ -11,12 +11,14 @@ from service.api.deps import PageDep, PrincipalDep, SessionDep
 from service.api.etag import IfMatch, etag_of, set_etag
 from service.api.uow import domain_router
 from service.common.schemas import Page
-from service.people import service
+from service.people import service, sync
 from service.people.schemas import (
     OwnedKeyResult,
     OwnedKpi,
     OwnedObjective,
     OwnershipRead,
+    PeopleSync,
+    PeopleSyncResult,
     PersonCreate,
     PersonRead,
     PersonUpdate,
@@ -46,6 +48,16 @@ async def create_person(
     response.headers["Location"] = f"/v1/people/{person.id}"
     response.headers["ETag"] = etag_of(person)
     return PersonRead.model_validate(person)
+
+
+@router.post("/people/sync", operation_id="syncPeople")
+async def sync_people(
+    session: SessionDep, principal: PrincipalDep, body: PeopleSync
+) -> PeopleSyncResult:
+    """Bulk sync from an HRIS: people and teams in one payload, matched by `external_id`
+    (else e-mail), managers and members resolved within the payload, a result per row.
+    `full` deactivates the active people left out (admin scope); `dry_run` changes nothing."""
+    return await sync.sync_people(session, principal, body)
 
 
 @router.get("/people/{person_id}", operation_id="getPerson")
