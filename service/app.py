@@ -25,7 +25,9 @@ from service.kpis.router import router as kpis_router
 from service.kpis.scheduler import run_scheduler
 from service.logs import configure_logging
 from service.metrics import render
+from service.organizations.router import router as organization_router
 from service.people.router import router as people_router
+from service.scim.router import router as scim_router
 from service.teams.router import router as teams_router
 from service.webhooks.dispatcher import DispatcherConfig, asyncpg_dsn, run_dispatcher
 from service.webhooks.router import router as webhooks_router
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
     for router in (
         api_keys_router,
+        organization_router,
         people_router,
         teams_router,
         cycles_router,
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         events_router,
     ):
         app.include_router(router)
+    app.include_router(scim_router)
     app.include_router(graphql_router(settings), prefix="/graphql", include_in_schema=False)
     _operations(app)
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     webhook_connect_timeout: float = Field(default=5.0, gt=0)
     webhook_timeout: float = Field(default=15.0, gt=0)
     webhook_batch_size: int = Field(default=100, gt=0, le=1000)
+    webhook_concurrency: int = Field(
+        default=8, gt=0, le=1000, description="Requests one dispatcher has in flight at once."
+    )
     webhook_lease_seconds: float = Field(default=60.0, gt=0)
     webhook_poll_interval: float = Field(default=2.0, gt=0)
     webhook_disable_after_seconds: float = Field(

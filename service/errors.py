@@ -1,4 +1,5 @@
-"""The one error hierarchy, rendered as RFC 9457 problems (REST) and typed results (GraphQL).
+"""The one error hierarchy, rendered as RFC 9457 problems (REST), typed results (GraphQL)
+and SCIM errors (RFC 7644 §3.12, under ``/scim/v2``).
 
 ServiceError                     500 unless a subclass says otherwise
 ├── BadRequest                   400 malformed input the schema cannot describe
@@ -22,11 +23,20 @@ class ServiceError(Exception):
     title: ClassVar[str] = "Internal Server Error"
     code: ClassVar[str] = "internal_error"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        scim_type: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
         self.headers: dict[str, str] = {}
+        # Under /scim/v2 errors use the SCIM error schema; this is its ``scimType``
+        # (RFC 7644 §3.12: uniqueness, invalidFilter, invalidValue, noTarget, ...).
+        self.scim_type = scim_type
 
     def problem(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {

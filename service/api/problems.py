@@ -29,7 +29,26 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_JSON
 
 
-def problem_response(error: ServiceError, request: Request) -> ProblemResponse:
+SCIM_PREFIX = "/scim/"
+SCIM_JSON = "application/scim+json"
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+class ScimResponse(JSONResponse):
+    media_type = SCIM_JSON
+
+
+def problem_response(error: ServiceError, request: Request) -> JSONResponse:
+    """A problem, or under ``/scim/`` the SCIM error schema identity providers expect."""
+    if request.url.path.startswith(SCIM_PREFIX):
+        body: dict[str, object] = {
+            "schemas": [SCIM_ERROR],
+            "status": str(error.status),
+            "detail": error.detail,
+        }
+        if error.scim_type:
+            body["scimType"] = error.scim_type
+        return ScimResponse(body, status_code=error.status, headers=error.headers)
     return ProblemResponse(
         error.problem(instance=request.url.path), status_code=error.status, headers=error.headers
     )
@@ -49,7 +68,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [_clean(e) for e in exc.errors()]
     if any(e["type"] == "json_invalid" for e in errors):
-        return problem_response(BadRequest("The body is not valid JSON.", errors=errors), request)
+        invalid = BadRequest(
+            "The body is not valid JSON.", errors=errors, scim_type="invalidSyntax"
+        )
+        return problem_response(invalid, request)
     summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
     return problem_response(ValidationFailed(summary, errors=errors), request)
 
@@ -58,6 +80,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     error = ServiceError(str(exc.detail))
     error.headers = dict(exc.headers or {})
+    if request.url.path.startswith(SCIM_PREFIX):
+        error.status = exc.status_code  # type: ignore[misc]
+        return problem_response(error, request)
     body = error.problem(instance=request.url.path)
     body.update(
         status=exc.status_code, title=_reason(exc.status_code), code=f"http_{exc.status_code}"
@@ -75,7 +100,9 @@ def _reason(status: int) -> str:
 async def _integrity_error(request: Request, exc: Exception) -> Response:
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
     if sqlstate == "23505":
-        error: ServiceError = Conflict("A resource with these unique values already exists.")
+        error: ServiceError = Conflict(
+            "A resource with these unique values already exists.", scim_type="uniqueness"
+        )
     else:
         error = ValidationFailed("The change breaks a data constraint (a reference or a bound).")
     return problem_response(error, request)

@@ -17,12 +17,15 @@ class Scope(StrEnum):
     WRITE = "write"
     INGEST = "ingest"
     ADMIN = "admin"
+    SCIM = "scim"
 
 
 # A broader scope carries the narrower ones, so an admin key can do anything a write key can.
 IMPLIED_SCOPES: dict[Scope, frozenset[Scope]] = {
     Scope.READ: frozenset({Scope.READ}),
     Scope.INGEST: frozenset({Scope.INGEST}),
+    # An identity provider's key provisions people and teams over /scim/v2 and nothing else.
+    Scope.SCIM: frozenset({Scope.SCIM}),
     Scope.WRITE: frozenset({Scope.WRITE, Scope.READ, Scope.INGEST}),
     Scope.ADMIN: frozenset(Scope),
 }

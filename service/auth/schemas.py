@@ -10,7 +10,7 @@ from service.common.schemas import InputModel, Name, OutputModel, UtcDateTime
 
 class ApiKeyCreate(InputModel):
     name: Name = Field(description="What the key is for, e.g. `warehouse-sync`.")
-    scopes: list[Scope] = Field(min_length=1, max_length=4, description="Granted scopes.")
+    scopes: list[Scope] = Field(min_length=1, max_length=5, description="Granted scopes.")
     kpi_ids: list[uuid.UUID] | None = Field(
         default=None, max_length=1000, description="Limit ingestion to these KPIs."
     )

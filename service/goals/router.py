@@ -37,9 +37,12 @@ async def list_objectives(
     owner_id: Annotated[uuid.UUID | None, Query()] = None,
     team_id: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[ObjectiveStatus | None, Query()] = None,
+    orphaned: Annotated[
+        bool | None, Query(description="Only objectives whose owner is (or is not) inactive.")
+    ] = None,
 ) -> Page[ObjectiveRead]:
-    """List objectives, filtered by cycle, owner, team or status, oldest first."""
-    filters = service.ObjectiveFilters(cycle_id, owner_id, team_id, status)
+    """List objectives, filtered by cycle, owner, team, status or orphaned, oldest first."""
+    filters = service.ObjectiveFilters(cycle_id, owner_id, team_id, status, orphaned)
     views, next_cursor = await service.list_objectives(session, principal, filters, page)
     now = service.now()
     return Page(items=[objective_read(v, now) for v in views], next_cursor=next_cursor)

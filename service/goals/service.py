@@ -31,6 +31,7 @@ from service.goals.schemas import (
 )
 from service.models import CheckIn, Cycle, KeyResult, Kpi, Objective, Person, Team
 from service.models.base import utcnow
+from service.people import repository as people_repository
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -50,6 +51,7 @@ class ObjectiveFilters:
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     status: ObjectiveStatus | None = None
+    orphaned: bool | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []
@@ -57,6 +59,9 @@ class ObjectiveFilters:
             value = getattr(self, name)
             if value is not None:
                 clauses.append(getattr(Objective, name) == value)
+        if self.orphaned is not None:
+            orphaned = people_repository.owner_is_inactive(Objective.owner_id)
+            clauses.append(orphaned if self.orphaned else ~orphaned)
         return clauses
 
 

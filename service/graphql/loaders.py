@@ -32,10 +32,12 @@ from service.models import (
     Person,
     Team,
 )
+from service.people import repository as people_repository
 from service.teams import repository as teams_repository
 
 M = TypeVar("M", Cycle, Objective, KeyResult, Person, Team, Kpi, AlertRule)
 R = TypeVar("R")
+G = TypeVar("G")
 
 CheckInKey = tuple[uuid.UUID, int]
 """``(key_result_id, first)``: the newest ``first`` check-ins of a key result."""
@@ -58,6 +60,11 @@ class Loaders:
         self.alert_rule = self._by_id(AlertRule)
         self.rules_by_kpi = DataLoader[uuid.UUID, list[AlertRule]](self._rules)
         self.alerts_by_kpi = DataLoader[uuid.UUID, list[AlertState]](self._alerts)
+        self.reports_by_manager = self._grouped(people_repository.reports_of, "manager_id")
+        self.objectives_by_owner = self._grouped(people_repository.objectives_owned_by, "owner_id")
+        self.kpis_by_owner = self._grouped(people_repository.kpis_owned_by, "owner_id")
+        self.objectives_by_team = self._grouped(teams_repository.objectives_of_teams, "team_id")
+        self.teams_by_parent = self._grouped(teams_repository.children_of, "parent_id")
 
     def clear_all(self) -> None:
         """Forget cached rows, e.g. after a mutation changed them."""
@@ -75,6 +82,19 @@ class Loaders:
             rows: list[M] = await self._locked(_get_many, model, ids)
             found = {row.id: row for row in rows}
             return [found.get(ident) for ident in ids]
+
+        return DataLoader(load)
+
+    def _grouped(
+        self, query: Callable[..., Awaitable[Sequence[G]]], key: str
+    ) -> DataLoader[uuid.UUID, list[G]]:
+        """A loader of the rows whose foreign key ``key`` is each id: one query per batch."""
+
+        async def load(ids: list[uuid.UUID]) -> Sequence[list[G]]:
+            grouped: dict[uuid.UUID, list[G]] = defaultdict(list)
+            for row in await self._locked(query, ids):
+                grouped[getattr(row, key)].append(row)
+            return [grouped[ident] for ident in ids]
 
         return DataLoader(load)
 

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, TenantMixin, VersionedMixin
@@ -31,6 +34,16 @@ class Person(TenantMixin, VersionedMixin, Base):
         ForeignKey("people.id", ondelete="SET NULL"), index=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    employee_number: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(200))
+    # SCIM attributes we keep but do not model (``name``, every e-mail, phone numbers, ...),
+    # stored as the identity provider sent them.
+    scim_attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    # Set when an identity provider DELETEs the user: SCIM no longer shows them, but the
+    # person stays (inactive) with their history; provisioning the same userName revives them.
+    deprovisioned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Team(TenantMixin, VersionedMixin, Base):

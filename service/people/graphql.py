@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -14,6 +14,10 @@ from service.graphql.context import Info
 from service.graphql.types import After, Connection, First, Id, connection, page_request
 from service.models import Person
 from service.people import service
+
+if TYPE_CHECKING:
+    from service.goals.graphql import ObjectiveNode
+    from service.kpis.graphql import KpiNode
 
 
 @strawberry.type(name="Person", description="An owner of goals; deactivated, never deleted.")
@@ -53,6 +57,29 @@ class PersonNode:
         if self.manager_id is None:
             return None
         return PersonNode.maybe(await info.context.loaders.person.load(self.manager_id))
+
+    @strawberry.field(description="The people who report to them directly, by user name.")
+    async def reports(self, info: Info) -> list[PersonNode]:
+        rows = await info.context.loaders.reports_by_manager.load(self.id)
+        return [PersonNode.of(row) for row in rows]
+
+    @strawberry.field(description="The objectives they own, oldest first.")
+    async def owned_objectives(
+        self, info: Info
+    ) -> list[Annotated[ObjectiveNode, strawberry.lazy("service.goals.graphql")]]:
+        from service.goals.graphql import ObjectiveNode  # the goals types refer to people
+
+        rows = await info.context.loaders.objectives_by_owner.load(self.id)
+        return [ObjectiveNode.of(row) for row in rows]
+
+    @strawberry.field(description="The KPIs they own, oldest first.")
+    async def owned_kpis(
+        self, info: Info
+    ) -> list[Annotated[KpiNode, strawberry.lazy("service.kpis.graphql")]]:
+        from service.kpis.graphql import KpiNode  # the KPI types refer to people
+
+        rows = await info.context.loaders.kpis_by_owner.load(self.id)
+        return [KpiNode.of(row) for row in rows]
 
 
 @strawberry.type

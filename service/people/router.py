@@ -11,8 +11,18 @@ from service.api.deps import PageDep, PrincipalDep, SessionDep
 from service.api.etag import IfMatch, etag_of, set_etag
 from service.api.uow import domain_router
 from service.common.schemas import Page
-from service.people import service
-from service.people.schemas import PersonCreate, PersonRead, PersonUpdate
+from service.people import service, sync
+from service.people.schemas import (
+    OwnedKeyResult,
+    OwnedKpi,
+    OwnedObjective,
+    OwnershipRead,
+    PeopleSync,
+    PeopleSyncResult,
+    PersonCreate,
+    PersonRead,
+    PersonUpdate,
+)
 
 router = domain_router(tags=["people"])
 
@@ -38,6 +48,16 @@ async def create_person(
     response.headers["Location"] = f"/v1/people/{person.id}"
     response.headers["ETag"] = etag_of(person)
     return PersonRead.model_validate(person)
+
+
+@router.post("/people/sync", operation_id="syncPeople")
+async def sync_people(
+    session: SessionDep, principal: PrincipalDep, body: PeopleSync
+) -> PeopleSyncResult:
+    """Bulk sync from an HRIS: people and teams in one payload, matched by `external_id`
+    (else e-mail), managers and members resolved within the payload, a result per row.
+    `full` deactivates the active people left out (admin scope); `dry_run` changes nothing."""
+    return await sync.sync_people(session, principal, body)
 
 
 @router.get("/people/{person_id}", operation_id="getPerson")
@@ -78,3 +98,20 @@ async def deactivate_person(
 ) -> None:
     """Deactivate a person. People are never deleted: their history stays."""
     await service.deactivate_person(session, principal, person_id)
+
+
+@router.get("/people/{person_id}/ownership", operation_id="getPersonOwnership")
+async def get_person_ownership(
+    session: SessionDep, principal: PrincipalDep, person_id: uuid.UUID
+) -> OwnershipRead:
+    """What a person owns that is still in play (open objectives, their key results, KPIs).
+    With the `flag` orphan policy, a deactivated person's list is what needs a new owner."""
+    owned = await service.get_ownership(session, principal, person_id)
+    return OwnershipRead(
+        person_id=owned.person.id,
+        active=owned.person.active,
+        orphaned=not owned.person.active,
+        objectives=[OwnedObjective.model_validate(o) for o in owned.objectives],
+        key_results=[OwnedKeyResult.model_validate(k) for k in owned.key_results],
+        kpis=[OwnedKpi.model_validate(k) for k in owned.kpis],
+    )

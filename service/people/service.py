@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,11 +13,19 @@ from service.auth.service import require
 from service.common.pagination import PageRequest, split_page
 from service.common.repository import get_scoped, list_scoped
 from service.errors import Conflict, NotFound, ValidationFailed
-from service.models import Person
-from service.people import repository
+from service.models import KeyResult, Kpi, Objective, Person
+from service.people import ownership, repository
 from service.people.schemas import PersonCreate, PersonUpdate
 
 MAX_MANAGER_DEPTH = 100
+
+
+@dataclass
+class Ownership:
+    person: Person
+    objectives: list[Objective]
+    key_results: list[KeyResult]
+    kpis: list[Kpi]
 
 
 async def list_people(
@@ -69,9 +78,12 @@ async def update_person(
         chain = await repository.manager_chain(session, org, manager_id, MAX_MANAGER_DEPTH)
         if person.id in chain:
             raise Conflict("That manager reports (directly or not) to this person.")
+    active = changes.pop("active", None)
     for name, value in changes.items():
         setattr(person, name, value)
     await session.flush()
+    if active is not None:
+        await ownership.set_active(session, person, active)
     return person
 
 
@@ -81,9 +93,19 @@ async def deactivate_person(
     """``DELETE`` deactivates: the person and what they own stay, marked inactive."""
     require(principal, Scope.WRITE)
     person = await _person(session, principal, person_id, for_update=True)
-    if person.active:
-        person.active = False
-        await session.flush()
+    await ownership.set_active(session, person, False)
+
+
+async def get_ownership(
+    session: AsyncSession, principal: Principal, person_id: uuid.UUID
+) -> Ownership:
+    """What a person owns that is still in play, e.g. before or after they leave."""
+    require(principal, Scope.READ)
+    person = await _person(session, principal, person_id)
+    objectives, key_results, kpis = await repository.owned(
+        session, principal.organization_id, person.id
+    )
+    return Ownership(person, objectives, key_results, kpis)
 
 
 async def _person(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -15,6 +15,9 @@ from service.graphql.types import After, Connection, First, Id, connection, page
 from service.models import Team
 from service.people.graphql import PersonNode
 from service.teams import service
+
+if TYPE_CHECKING:
+    from service.goals.graphql import ObjectiveNode
 
 
 @strawberry.type(name="Team", description="A group of people; teams nest through `parent`.")
@@ -52,6 +55,20 @@ class TeamNode:
     @strawberry.field(description="The team's members, by user name.")
     async def members(self, info: Info) -> list[PersonNode]:
         return [PersonNode.of(p) for p in await info.context.loaders.members_by_team.load(self.id)]
+
+    @strawberry.field(description="Its sub-teams, by name: walk them for the whole hierarchy.")
+    async def children(self, info: Info) -> list[TeamNode]:
+        rows = await info.context.loaders.teams_by_parent.load(self.id)
+        return [TeamNode.of(row) for row in rows]
+
+    @strawberry.field(description="The objectives the team owns, oldest first.")
+    async def objectives(
+        self, info: Info
+    ) -> list[Annotated[ObjectiveNode, strawberry.lazy("service.goals.graphql")]]:
+        from service.goals.graphql import ObjectiveNode  # the goals types refer to teams
+
+        rows = await info.context.loaders.objectives_by_team.load(self.id)
+        return [ObjectiveNode.of(row) for row in rows]
 
 
 @strawberry.type

@@ -9,7 +9,7 @@ from sqlalchemy import Integer, delete, exists, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.models import Person, Team, TeamMember
+from service.models import Objective, Person, Team, TeamMember
 
 
 async def member_ids_of(
@@ -118,3 +118,37 @@ async def members_of(
     for team_id, person in (await session.execute(stmt)).all():
         members[team_id].append(person)
     return members
+
+
+async def teams_by_external_id(
+    session: AsyncSession, organization_id: uuid.UUID, external_ids: Sequence[str]
+) -> dict[str, Team]:
+    if not external_ids:
+        return {}
+    stmt = select(Team).where(
+        Team.organization_id == organization_id, Team.external_id.in_(external_ids)
+    )
+    return {team.external_id or "": team for team in (await session.scalars(stmt)).all()}
+
+
+async def children_of(
+    session: AsyncSession, organization_id: uuid.UUID, parent_ids: Sequence[uuid.UUID]
+) -> list[Team]:
+    """The sub-teams of many teams in one query, by name."""
+    stmt = (
+        select(Team)
+        .where(Team.organization_id == organization_id, Team.parent_id.in_(parent_ids))
+        .order_by(Team.name, Team.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def objectives_of_teams(
+    session: AsyncSession, organization_id: uuid.UUID, team_ids: Sequence[uuid.UUID]
+) -> list[Objective]:
+    stmt = (
+        select(Objective)
+        .where(Objective.organization_id == organization_id, Objective.team_id.in_(team_ids))
+        .order_by(Objective.created_at, Objective.id)
+    )
+    return list((await session.scalars(stmt)).all())

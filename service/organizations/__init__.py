@@ -1,0 +1,1 @@
+"""The caller's organization and its settings."""

@@ -1,0 +1,111 @@
+"""Bulk HRIS sync: upsert and full snapshots, dry runs, managers and teams in the payload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Tenant
+
+Json = dict[str, Any]
+
+
+async def sync(tenant: Tenant, **body: Any) -> Json:
+    response = await tenant.post("/v1/people/sync", json=body)
+    assert response.status_code == 200, response.text
+    result: Json = response.json()
+    return result
+
+
+SNAPSHOT: list[Json] = [
+    {"external_id": "e1", "email": "ceo@acme.test", "display_name": "Ceo"},
+    {"external_id": "e2", "email": "ada@acme.test", "display_name": "Ada", "manager": "e1"},
+    {"email": "alan@acme.test", "display_name": "Alan", "manager": "ada@acme.test"},
+]
+TEAMS: list[Json] = [
+    {"external_id": "t-eng", "name": "Engineering", "members": ["e2", "alan@acme.test"]},
+    {"external_id": "t-web", "name": "Web", "parent": "t-eng", "members": ["e2"]},
+]
+
+
+async def people_by_name(tenant: Tenant) -> dict[str, Json]:
+    items = (await tenant.get("/v1/people?limit=200")).json()["items"]
+    return {p["user_name"]: p for p in items}
+
+
+async def test_upsert_creates_then_updates_with_managers_and_teams(tenant: Tenant) -> None:
+    first = await sync(tenant, people=SNAPSHOT, teams=TEAMS)
+    assert [r["result"] for r in first["people"]] == ["created"] * 3
+    assert [r["result"] for r in first["teams"]] == ["created"] * 2
+    assert first["counts"] == {"created": 5}
+    people = await people_by_name(tenant)
+    ceo, ada, alan = (people[n] for n in ("ceo@acme.test", "ada@acme.test", "alan@acme.test"))
+    assert ada["manager_id"] == ceo["id"] and alan["manager_id"] == ada["id"]
+    web = (await tenant.get(f"/v1/teams/{first['teams'][1]['id']}")).json()
+    assert web["parent_id"] == first["teams"][0]["id"] and web["member_ids"] == [ada["id"]]
+
+    again = await sync(tenant, people=SNAPSHOT, teams=TEAMS)
+    assert again["counts"] == {"unchanged": 5}
+    renamed = [{**SNAPSHOT[1], "title": "CTO"}]
+    assert (await sync(tenant, people=renamed))["people"][0]["result"] == "updated"
+    assert (await people_by_name(tenant))["ada@acme.test"]["title"] == "CTO"
+
+
+async def test_full_deactivates_people_left_out_and_needs_admin(tenant: Tenant) -> None:
+    await sync(tenant, people=SNAPSHOT)
+    writer = await tenant.key_with("write")
+    refused = await writer.post("/v1/people/sync", json={"mode": "full", "people": SNAPSHOT[:1]})
+    assert refused.status_code == 403
+    result = await sync(tenant, mode="full", people=SNAPSHOT[:2])
+    gone = [r for r in result["people"] if r["result"] == "deactivated"]
+    assert [r["key"] for r in gone] == ["alan@acme.test"] and gone[0]["index"] is None
+    people = await people_by_name(tenant)
+    assert people["alan@acme.test"]["active"] is False and people["ada@acme.test"]["active"]
+
+
+async def test_dry_run_reports_and_changes_nothing(tenant: Tenant) -> None:
+    await sync(tenant, people=SNAPSHOT[:1])
+    result = await sync(tenant, dry_run=True, mode="full", people=SNAPSHOT[1:], teams=TEAMS)
+    assert result["dry_run"] is True
+    assert [r["result"] for r in result["people"]] == ["created", "created", "deactivated"]
+    assert all(r["id"] is None for r in result["people"][:2])
+    people = await people_by_name(tenant)
+    assert list(people) == ["ceo@acme.test"] and people["ceo@acme.test"]["active"]
+    assert (await tenant.get("/v1/teams")).json()["items"] == []
+
+
+async def test_row_errors_do_not_stop_the_rest(tenant: Tenant) -> None:
+    rows = [
+        {"external_id": "e1", "email": "a@acme.test", "display_name": "A", "manager": "nobody"},
+        {"external_id": "e1", "email": "b@acme.test", "display_name": "Twice"},
+        {
+            "external_id": "e3",
+            "email": "c@acme.test",
+            "display_name": "C",
+            "user_name": "A@acme.test",
+        },
+        {"external_id": "e4", "email": "d@acme.test", "display_name": "D", "manager": "e5"},
+        {"external_id": "e5", "email": "e@acme.test", "display_name": "E", "manager": "e4"},
+    ]
+    result = await sync(
+        tenant, people=rows, teams=[{"external_id": "t", "name": "T", "parent": "x"}]
+    )
+    people = result["people"]
+    assert people[0]["result"] == "created" and "nobody" in people[0]["errors"][0]
+    assert people[1]["result"] == "error" and people[2]["result"] == "error"
+    assert people[3]["errors"] == [] and "reports to" in people[4]["errors"][0]
+    assert "no team" in result["teams"][0]["errors"][0]
+
+
+async def test_bad_payloads_are_422(tenant: Tenant) -> None:
+    no_key = {"people": [{"display_name": "Nobody"}]}
+    assert (await tenant.post("/v1/people/sync", json=no_key)).status_code == 422
+    bad_mode = {"mode": "merge", "people": []}
+    assert (await tenant.post("/v1/people/sync", json=bad_mode)).status_code == 422
+
+
+async def test_sync_stays_in_its_organization(tenant: Tenant, other_tenant: Tenant) -> None:
+    await sync(tenant, people=SNAPSHOT)
+    result = await sync(other_tenant, mode="full", people=SNAPSHOT[:1])
+    assert [r["result"] for r in result["people"]] == ["created"]
+    assert len(await people_by_name(tenant)) == 3
+    assert all(p["active"] for p in (await people_by_name(tenant)).values())
