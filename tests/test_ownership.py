@@ -15,10 +15,14 @@ Json = dict[str, Any]
 
 
 async def events(app: FastAPI, tenant: Tenant) -> list[Json]:
+    """The people and ownership events (goal events of the set-up are not the subject)."""
     async with app.state.sessionmaker() as session:
         rows = await session.scalars(
             select(Event)
-            .where(Event.organization_id == tenant.organization_id)
+            .where(
+                Event.organization_id == tenant.organization_id,
+                Event.type.startswith("person.") | Event.type.startswith("ownership."),
+            )
             .order_by(Event.occurred_at, Event.id)
         )
         return [json.loads(row.body) for row in rows.all()]
