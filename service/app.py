@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from service import __version__
+from service.alignment.router import router as alignment_router
 from service.api import openapi, problems
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.auth.router import router as api_keys_router
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         teams_router,
         cycles_router,
         goals_router,
+        alignment_router,
         kpis_router,
     ):
         app.include_router(router)

@@ -25,6 +25,10 @@ class Objective(TenantMixin, VersionedMixin, Base):
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str | None] = mapped_column(String(10_000))
     status: Mapped[str] = mapped_column(String(16), default="draft")
+    # Where progress comes from: ``key_results``, ``children`` (contributing children) or both.
+    rollup: Mapped[str] = mapped_column(
+        String(16), default="key_results", server_default="key_results"
+    )
     outcome: Mapped[str | None] = mapped_column(String(16))
     final_score: Mapped[float | None] = mapped_column(Float)
     # Denormalised so lists, filters and (later) roll-ups in SQL need no recomputation.
