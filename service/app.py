@@ -25,6 +25,7 @@ from service.kpis.router import router as kpis_router
 from service.kpis.scheduler import run_scheduler
 from service.metrics import render
 from service.people.router import router as people_router
+from service.planning.router import router as planning_router
 from service.teams.router import router as teams_router
 
 API_DESCRIPTION = """\
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         cycles_router,
         goals_router,
         alignment_router,
+        planning_router,
         kpis_router,
     ):
         app.include_router(router)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from service.alignment.schemas import AlignmentRead
 from service.config import get_settings
 from tests.conftest import Tenant
 from tests.test_auth import assert_problem
@@ -157,6 +158,7 @@ async def test_multi_parent_weighted_rollups_every_mode(tenant: Tenant, cycle: J
     sales_value = (1 * 1.0 + 1 * 0.2) / 2  # both: KR weight 1, child weight 1; support ignored
     company_value = (3 * sales_value + 1 * 0.5) / 4  # product rolls up its key results only
     tree = (await tenant.get(f"/v1/objectives/{company['id']}/tree")).json()
+    AlignmentRead.model_validate(tree)  # the hand-encoded document is what OpenAPI says
     nodes = {n["id"]: n for n in tree["nodes"]}
     assert nodes[sales["id"]]["progress"]["value"] == pytest.approx(sales_value)
     assert nodes[product["id"]]["progress"]["value"] == pytest.approx(0.5)
@@ -205,6 +207,7 @@ async def test_forest_by_cycle_and_team(tenant: Tenant, cycle: Json) -> None:
     assert (await link(tenant, mine, root)).status_code == 201
     assert (await link(tenant, elsewhere, root)).status_code == 201
     forest = (await tenant.get(f"/v1/alignment?cycle_id={cycle['id']}")).json()
+    AlignmentRead.model_validate(forest)
     nodes = {n["id"]: n for n in forest["nodes"]}
     assert set(nodes) == {root["id"], mine["id"]}
     assert nodes[root["id"]]["depth"] is None

@@ -357,6 +357,8 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/kpis/{kpi_ref}/alert-rules"): {"operator": "gt", "critical": 1},
     ("POST", "/v1/objectives/{objective_id}/parents"): {"parent_id": str(uuid.uuid4())},
     ("POST", "/v1/objectives/{objective_id}/kpis"): {"kpi": "any"},
+    ("POST", "/v1/cycles/{cycle_id}/rollover"): {"target_cycle_id": str(uuid.uuid4())},
+    ("POST", "/v1/key-results/{key_result_id}/promote-to-kpi"): {"key": "promoted"},
 }
 
 

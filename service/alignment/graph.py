@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from service.goals.pace import PaceStatus
 from service.goals.progress import Progress, clamp
@@ -29,6 +29,11 @@ class Rollup(StrEnum):
     KEY_RESULTS = "key_results"
     CHILDREN = "children"
     BOTH = "both"
+
+
+# Enum lookups by value are slow enough to show in a 100,000-node forest: map once.
+ROLLUPS = {r.value: r for r in Rollup}
+LINK_KINDS = {k.value: k for k in LinkKind}
 
 
 # ---- shape of the graph ---------------------------------------------------------------
@@ -88,16 +93,14 @@ def depth_if_linked(
 # ---- roll-ups -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
     parent_id: uuid.UUID
     child_id: uuid.UUID
     weight: float
     kind: LinkKind
 
 
-@dataclass(frozen=True)
-class NodeInput:
+class NodeInput(NamedTuple):
     """What a node's own key results give: their weighted progress and total weight."""
 
     id: uuid.UUID

@@ -167,7 +167,6 @@ async def links_of(
     session: AsyncSession,
     organization_id: uuid.UUID,
     objective_ids: Sequence[uuid.UUID],
-    *,
     as_child: bool,
 ) -> list[ObjectiveLink]:
     """Links where the objectives are the child (their parents) or the parent (children)."""

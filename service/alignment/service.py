@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import repository
 from service.alignment.graph import (
+    LINK_KINDS,
+    ROLLUPS,
     Edge,
     Health,
     KpiSignal,
-    LinkKind,
     NodeInput,
     Rolled,
     Rollup,
@@ -151,7 +152,7 @@ def _graph_inputs(rows: Sequence[Any]) -> tuple[dict[uuid.UUID, NodeInput], list
     for row in rows:
         inputs[row["id"]] = NodeInput(
             row["id"],
-            Rollup(row["rollup"]),
+            ROLLUPS[row["rollup"]],
             row["progress_value"],
             row["progress_raw"],
             float(row["kr_weight"]),
@@ -161,7 +162,7 @@ def _graph_inputs(rows: Sequence[Any]) -> tuple[dict[uuid.UUID, NodeInput], list
             for child, weight, kind in zip(
                 row["child_ids"], row["child_weights"], row["child_kinds"], strict=True
             ):
-                edges.append(Edge(row["id"], child, weight, LinkKind(kind)))
+                edges.append(Edge(row["id"], child, weight, LINK_KINDS[kind]))
     return inputs, edges
 
 
@@ -173,7 +174,7 @@ def _node(row: Any, rolled: Rolled, now: datetime) -> Node:
         team_id=row["team_id"],
         owner_id=row["owner_id"],
         status=row["status"],
-        rollup=Rollup(row["rollup"]),
+        rollup=ROLLUPS[row["rollup"]],
         depth=row["depth"],
         state=state_of(rolled, row["start_date"], row["end_date"], _signals(row), now),
     )

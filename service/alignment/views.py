@@ -36,7 +36,7 @@ def node_dict(node: Node) -> dict[str, Any]:
 
 
 def graph_json(graph: Graph) -> bytes:
-    """The ``AlignmentRead`` document as JSON (its tests compare it with the model)."""
+    """The ``AlignmentRead`` document as JSON (tests validate it against the model)."""
     body = {
         "nodes": [node_dict(node) for node in graph.nodes],
         "edges": [

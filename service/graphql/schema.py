@@ -15,6 +15,8 @@ from strawberry.extensions import (
 )
 from strawberry.schema.types.base_scalars import UUIDDefinition
 
+from service.alignment.graphql import AlignmentQuery
+from service.alignment.graphql_mutations import AlignmentMutation
 from service.config import Settings
 from service.cycles.graphql import CycleQuery
 from service.goals.graphql import GoalQuery
@@ -23,6 +25,7 @@ from service.graphql.errors import ErrorCodes
 from service.kpis.graphql import KpiQuery
 from service.kpis.graphql_mutations import KpiMutation
 from service.people.graphql import PersonQuery
+from service.planning.graphql import PlanningMutation, PlanningQuery
 from service.teams.graphql import TeamQuery
 
 UUID_SCALAR = replace(
@@ -33,12 +36,12 @@ UUID_SCALAR = replace(
 @strawberry.type(
     description="Read objectives, key results, cycles, people, teams, KPIs and alerts."
 )
-class Query(GoalQuery, CycleQuery, PersonQuery, TeamQuery, KpiQuery):
+class Query(GoalQuery, AlignmentQuery, PlanningQuery, CycleQuery, PersonQuery, TeamQuery, KpiQuery):
     pass
 
 
 @strawberry.type(description="Change goals and KPIs; each result is a payload or a typed error.")
-class Mutation(GoalMutation, KpiMutation):
+class Mutation(GoalMutation, AlignmentMutation, PlanningMutation, KpiMutation):
     pass
 
 
