@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import uuid
 
@@ -20,6 +21,7 @@ from service.alignment.graph import (
     path_between,
     roll_up,
 )
+from service.common.gc import collector_paused
 from service.goals.pace import PaceStatus
 
 A, B, C, D, E = (uuid.UUID(int=i) for i in range(1, 6))
@@ -163,3 +165,17 @@ def test_health_is_the_worst_signal(
     assert result.status is expected
     assert result.reasons[0] == f"pace {pace.value}"
     assert len(result.reasons) == 1 + sum(k.state != "ok" for k in kpis)
+
+
+def test_collector_pause_restores_the_collector() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()

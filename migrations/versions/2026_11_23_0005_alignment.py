@@ -34,6 +34,12 @@ def upgrade() -> None:
         "objectives",
         sa.Column("rollup", sa.String(length=16), server_default="key_results", nullable=False),
     )
+    op.create_index(
+        "ix_objectives_rolls_up",
+        "objectives",
+        ["id"],
+        postgresql_where=sa.text("rollup <> 'key_results'"),
+    )
     op.create_table(
         "objective_links",
         sa.Column("child_id", sa.Uuid(), nullable=False),
@@ -111,4 +117,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_objective_links_parent_id"), table_name="objective_links")
     op.drop_index(op.f("ix_objective_links_organization_id"), table_name="objective_links")
     op.drop_table("objective_links")
+    op.drop_index("ix_objectives_rolls_up", table_name="objectives")
     op.drop_column("objectives", "rollup")

@@ -29,6 +29,7 @@ from service.alignment.repository import Seed
 from service.alignment.schemas import Direction, KpiLinkCreate, LinkCreate
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
+from service.common.gc import collector_paused
 from service.common.repository import get_scoped
 from service.config import get_settings
 from service.errors import Conflict, NotFound, ValidationFailed
@@ -85,7 +86,8 @@ async def tree(
     rows = await repository.tree_rows(session, org, seed, objective_id, limit)
     if not rows:
         raise NotFound.of("Objective", objective_id)
-    return build_graph(rows, now)
+    with collector_paused():
+        return build_graph(rows, now)
 
 
 async def alignment(
@@ -103,7 +105,8 @@ async def alignment(
     if team_id is not None and await get_scoped(session, Team, org, team_id) is None:
         raise ValidationFailed.on("team_id", f"There is no team {team_id}.")
     rows = await repository.tree_rows(session, org, Seed.FOREST, cycle_id, team_id)
-    return build_graph(rows, now)
+    with collector_paused():
+        return build_graph(rows, now)
 
 
 @dataclass(frozen=True)

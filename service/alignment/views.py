@@ -7,6 +7,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from service.alignment.service import Graph, Node
+from service.common.gc import collector_paused
 
 
 def node_dict(node: Node) -> dict[str, Any]:
@@ -37,7 +38,12 @@ def node_dict(node: Node) -> dict[str, Any]:
 
 def graph_json(graph: Graph) -> bytes:
     """The ``AlignmentRead`` document as JSON (tests validate it against the model)."""
-    body = {
+    with collector_paused():
+        return to_json(_document(graph))
+
+
+def _document(graph: Graph) -> dict[str, Any]:
+    return {
         "nodes": [node_dict(node) for node in graph.nodes],
         "edges": [
             {
@@ -49,4 +55,3 @@ def graph_json(graph: Graph) -> bytes:
             for e in graph.edges
         ],
     }
-    return to_json(body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, String
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, TenantMixin, VersionedMixin
@@ -13,7 +13,11 @@ from service.models.base import Base, TenantMixin, VersionedMixin
 
 class Objective(TenantMixin, VersionedMixin, Base):
     __tablename__ = "objectives"
-    __table_args__ = (Index("ix_objectives_org_cycle", "organization_id", "cycle_id"),)
+    __table_args__ = (
+        Index("ix_objectives_org_cycle", "organization_id", "cycle_id"),
+        # Trees follow children only below objectives that roll them up: a small set.
+        Index("ix_objectives_rolls_up", "id", postgresql_where=text("rollup <> 'key_results'")),
+    )
 
     cycle_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cycles.id", ondelete="RESTRICT"))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(
