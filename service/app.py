@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from service import __version__
+from service.alignment.router import router as alignment_router
 from service.api import openapi, problems
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.auth.router import router as api_keys_router
@@ -27,6 +28,7 @@ from service.logs import configure_logging
 from service.metrics import render
 from service.organizations.router import router as organization_router
 from service.people.router import router as people_router
+from service.planning.router import router as planning_router
 from service.scim.router import router as scim_router
 from service.teams.router import router as teams_router
 from service.webhooks.dispatcher import DispatcherConfig, asyncpg_dsn, run_dispatcher
@@ -93,6 +95,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         teams_router,
         cycles_router,
         goals_router,
+        alignment_router,
+        planning_router,
         kpis_router,
         webhooks_router,
         events_router,

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     pace_on_track: float = Field(default=0.7, gt=0, le=1)
     pace_at_risk: float = Field(default=0.5, gt=0, le=1)
+    alignment_max_depth: int = Field(
+        default=8, ge=1, le=64, description="Most levels an alignment path may span."
+    )
     graphql_max_depth: int = Field(default=10, gt=0)
     graphql_max_aliases: int = Field(default=15, gt=0)
     graphql_max_tokens: int = Field(default=2000, gt=0)

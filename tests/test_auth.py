@@ -307,6 +307,14 @@ async def _objective(t: Tenant, ids: Json) -> str:
     return str((await t.create("/v1/objectives", body))["id"])
 
 
+async def _parent(t: Tenant, ids: Json) -> str:
+    """An objective the ``objective_id`` one aligns to (and a KPI it stands on, if any)."""
+    body = {"title": "Parent", "cycle_id": ids["cycle_id"]}
+    parent = str((await t.create("/v1/objectives", body))["id"])
+    await t.create(f"/v1/objectives/{ids['objective_id']}/parents", {"parent_id": parent})
+    return parent
+
+
 async def _key_result(t: Tenant, ids: Json) -> str:
     body = {"title": "KR", "type": "increase", "start": 0, "target": 10}
     kr = await t.create(f"/v1/objectives/{ids['objective_id']}/key-results", body)
@@ -346,6 +354,7 @@ FACTORIES: dict[str, tuple[Factory, tuple[str, ...], str | None]] = {
     "team_id": (_team, ("person_id",), "/v1/teams/{team_id}"),
     "cycle_id": (_cycle, (), "/v1/cycles/{cycle_id}"),
     "objective_id": (_objective, ("cycle_id", "person_id"), "/v1/objectives/{objective_id}"),
+    "parent_id": (_parent, ("objective_id",), "/v1/objectives/{parent_id}"),
     "key_result_id": (_key_result, ("objective_id",), "/v1/key-results/{key_result_id}"),
     "kpi_ref": (_kpi, (), "/v1/kpis/{kpi_ref}"),
     "rule_id": (_rule, ("kpi_ref",), "/v1/kpis/{kpi_ref}/alert-rules/{rule_id}"),
@@ -360,6 +369,10 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/kpis/{kpi_ref}/readings"): {"value": 1},
     ("POST", "/v1/kpis/{kpi_ref}/alert-rules"): {"operator": "gt", "critical": 1},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/recover"): {"since": "2026-11-20T00:00:00Z"},
+    ("POST", "/v1/objectives/{objective_id}/parents"): {"parent_id": str(uuid.uuid4())},
+    ("POST", "/v1/objectives/{objective_id}/kpis"): {"kpi": "any"},
+    ("POST", "/v1/cycles/{cycle_id}/rollover"): {"target_cycle_id": str(uuid.uuid4())},
+    ("POST", "/v1/key-results/{key_result_id}/promote-to-kpi"): {"key": "promoted"},
 }
 
 
@@ -472,6 +485,12 @@ async def test_other_organizations_ids_answer_like_random_ids(
     if "key_result_id" in victim.ids:
         url = f"/v1/key-results/{victim.ids['key_result_id']}/check-ins"
         assert len((await tenant.get(url)).json()["items"]) == 1
+    if "parent_id" in victim.ids:
+        url = f"/v1/objectives/{victim.ids['objective_id']}/parents"
+        assert [p["parent_id"] for p in (await tenant.get(url)).json()] == [victim.ids["parent_id"]]
+    if "kpi_ref" in victim.ids and "objective_id" in victim.ids:
+        url = f"/v1/objectives/{victim.ids['objective_id']}/kpis"
+        assert (await tenant.get(url)).json() == []
     if "objective_id" in victim.ids:
         krs = (await tenant.get(f"/v1/objectives/{victim.ids['objective_id']}/key-results")).json()
         assert len(krs) == (1 if "key_result_id" in victim.ids else 0)

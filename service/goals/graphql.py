@@ -13,18 +13,20 @@ from typing import Annotated, Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
+from service.alignment.graph import ROLLUPS, HealthStatus, LinkKind, Rollup
+from service.alignment.service import NodeState, state_of
 from service.api.etag import etag_of
 from service.common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from service.cycles.graphql import CycleNode
 from service.errors import NotFound, ValidationFailed
 from service.goals import service
-from service.goals.explain import key_result_progress_of, objective_pace_of, objective_progress_of
+from service.goals.explain import key_result_progress_of, objective_progress_of
 from service.goals.pace import PaceStatus
 from service.goals.progress import KeyResultType, Progress
 from service.goals.schemas import CheckInSource, ObjectiveStatus, Outcome, Unit
 from service.graphql.context import Info
 from service.graphql.types import After, Connection, First, Id, connection, page_request
-from service.models import CheckIn, KeyResult, Objective
+from service.models import CheckIn, KeyResult, Objective, ObjectiveLink
 from service.people.graphql import PersonNode
 from service.teams.graphql import TeamNode
 
@@ -34,6 +36,16 @@ strawberry.enum(Unit, description="What a key result's numbers count.")
 strawberry.enum(CheckInSource, description="Where a check-in came from.")
 strawberry.enum(PaceStatus, description="Progress against the time elapsed in the cycle.")
 strawberry.enum(KeyResultType, description="How a key result's progress is measured.")
+strawberry.enum(LinkKind, description="Whether a child counts in its parent's roll-up.")
+strawberry.enum(Rollup, description="Where an objective's progress comes from.")
+strawberry.enum(HealthStatus, name="ObjectiveHealthStatus", description="Pace and linked KPIs.")
+
+
+@strawberry.type(name="ObjectiveHealth", description="An objective's pace combined with its KPIs.")
+class HealthNode:
+    status: HealthStatus = strawberry.field(description="The worst of pace and linked KPIs.")
+    reasons: list[str] = strawberry.field(description="The pace, then each KPI not ok.")
+
 
 DEFAULT_CHECK_INS = 20
 
@@ -198,17 +210,40 @@ class ObjectiveNode:
         rows = await info.context.loaders.key_results_by_objective.load(self.id)
         return [KeyResultNode.of(row) for row in rows]
 
-    @strawberry.field(description="Weighted progress of the key results, explained.")
+    @strawberry.field(description="Where the progress comes from.")
+    def rollup(self) -> Rollup:
+        return ROLLUPS[self.row.rollup]
+
+    @strawberry.field(
+        description="Weighted progress of the key results, or rolled up from contributing "
+        "children (see `rollup`), explained."
+    )
     async def progress(self, info: Info) -> ProgressNode:
+        if self.row.rollup != Rollup.KEY_RESULTS:
+            standing = await info.context.loaders.standing.load(self.id)
+            assert standing is not None
+            return ProgressNode.of(standing.rolled.progress)
         rows = await info.context.loaders.key_results_by_objective.load(self.id)
         return ProgressNode.of(objective_progress_of(rows))
 
     @strawberry.field(description="Progress against the time elapsed in the cycle.")
     async def pace(self, info: Info) -> PaceNode:
+        pace = (await self._state(info)).pace
+        return PaceNode(status=pace.status, expected=pace.expected, ratio=pace.ratio)
+
+    @strawberry.field(description="Pace combined with the alert states of linked KPIs.")
+    async def health(self, info: Info) -> HealthNode:
+        health = (await self._state(info)).health
+        return HealthNode(status=health.status, reasons=health.reasons)
+
+    async def _state(self, info: Info) -> NodeState:
         cycle = await info.context.loaders.cycle.load(self.cycle_id)
         assert cycle is not None  # the foreign key restricts deleting a used cycle
-        pace = objective_pace_of(self.row, cycle, service.now())
-        return PaceNode(status=pace.status, expected=pace.expected, ratio=pace.ratio)
+        standing = await info.context.loaders.standing.load(self.id)
+        assert standing is not None
+        return state_of(
+            standing.rolled, cycle.start_date, cycle.end_date, standing.kpis, service.now()
+        )
 
     @strawberry.field(description="The cycle the objective belongs to.")
     async def cycle(self, info: Info) -> CycleNode:
@@ -227,6 +262,33 @@ class ObjectiveNode:
         if self.team_id is None:
             return None
         return TeamNode.maybe(await info.context.loaders.team.load(self.team_id))
+
+    @strawberry.field(description="The objectives this one aligns to, with weight and kind.")
+    async def parents(self, info: Info) -> list[ObjectiveLinkNode]:
+        rows = await info.context.loaders.parents_by_objective.load(self.id)
+        return [ObjectiveLinkNode.of(row, row.parent_id) for row in rows]
+
+    @strawberry.field(description="The objectives aligned to this one, with weight and kind.")
+    async def children(self, info: Info) -> list[ObjectiveLinkNode]:
+        rows = await info.context.loaders.children_by_objective.load(self.id)
+        return [ObjectiveLinkNode.of(row, row.child_id) for row in rows]
+
+
+@strawberry.type(name="ObjectiveLink", description="One end of an alignment link.")
+class ObjectiveLinkNode:
+    objective_id: uuid.UUID = strawberry.field(description="The objective at the other end.")
+    weight: float = strawberry.field(description="Weight in the parent's roll-up.")
+    kind: LinkKind = strawberry.field(description="Contributes (counts) or supports (shown).")
+
+    @classmethod
+    def of(cls, row: ObjectiveLink, other: uuid.UUID) -> ObjectiveLinkNode:
+        return cls(objective_id=other, weight=row.weight, kind=LinkKind(row.kind))
+
+    @strawberry.field(description="The objective at the other end of the link.")
+    async def objective(self, info: Info) -> ObjectiveNode:
+        row = await info.context.loaders.objective.load(self.objective_id)
+        assert row is not None  # links cascade with their objectives
+        return ObjectiveNode.of(row)
 
 
 def _prime(info: Info, views: list[service.ObjectiveView]) -> list[ObjectiveNode]:

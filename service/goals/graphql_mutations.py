@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.alignment.graph import Rollup
 from service.auth.keys import Principal
 from service.goals import service
 from service.goals.graphql import CheckInNode, KeyResultNode, ObjectiveNode
@@ -61,6 +62,12 @@ class CreateObjectiveInput:
     status: ObjectiveStatus = strawberry.field(
         default=ObjectiveStatus.DRAFT, description="Defaults to DRAFT."
     )
+    rollup: Rollup = strawberry.field(
+        default=Rollup.KEY_RESULTS, description="Where progress comes from."
+    )
+    parent_id: uuid.UUID | None = strawberry.field(
+        default=None, description="Align to this objective at once (weight 1, contributes)."
+    )
 
 
 @strawberry.input(description="Changes to an objective; omitted fields stay as they are.")
@@ -71,6 +78,7 @@ class UpdateObjectiveInput:
     owner_id: uuid.UUID | None = strawberry.field(default=UNSET, description="New owner.")
     team_id: uuid.UUID | None = strawberry.field(default=UNSET, description="New team.")
     status: ObjectiveStatus | None = strawberry.field(default=UNSET, description="New status.")
+    rollup: Rollup | None = strawberry.field(default=UNSET, description="New roll-up mode.")
     outcome: Outcome | None = strawberry.field(default=UNSET, description="Set when closing.")
     final_score: float | None = strawberry.field(default=UNSET, description="0..1, on closing.")
 

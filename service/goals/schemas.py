@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from service.alignment.graph import HealthStatus, Rollup
 from service.common.schemas import (
     InputDateTime,
     InputModel,
@@ -67,6 +68,13 @@ class ObjectiveCreate(InputModel):
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     status: ObjectiveStatus = ObjectiveStatus.DRAFT
+    rollup: Rollup = Field(
+        default=Rollup.KEY_RESULTS,
+        description="Progress from `key_results`, contributing `children`, or `both`.",
+    )
+    parent_id: uuid.UUID | None = Field(
+        default=None, description="Align to this objective at once (weight 1, contributes)."
+    )
 
 
 class ObjectiveUpdate(InputModel):
@@ -76,8 +84,14 @@ class ObjectiveUpdate(InputModel):
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     status: ObjectiveStatus | None = None
+    rollup: Rollup | None = None
     outcome: Outcome | None = None
     final_score: float | None = Field(default=None, ge=0, le=1)
+
+
+class HealthRead(OutputModel):
+    status: HealthStatus = Field(description="Worst of the pace and the linked KPIs' alerts.")
+    reasons: list[str] = Field(description="The pace, then every linked KPI that is not ok.")
 
 
 class ObjectiveRead(OutputModel):
@@ -90,8 +104,10 @@ class ObjectiveRead(OutputModel):
     status: ObjectiveStatus
     outcome: Outcome | None
     final_score: float | None
+    rollup: Rollup
     progress: ProgressRead
     pace: PaceRead
+    health: HealthRead = Field(description="Pace combined with the linked KPIs' alert states.")
     key_result_ids: list[uuid.UUID]
     created_at: UtcDateTime
     updated_at: UtcDateTime

@@ -11,6 +11,9 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.alignment import service as alignment
+from service.alignment.graph import Rollup
+from service.alignment.schemas import LinkCreate
 from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
@@ -43,6 +46,7 @@ class ObjectiveView:
     objective: Objective
     cycle: Cycle
     key_results: list[KeyResult] = field(default_factory=list)
+    standing: alignment.Standing | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,10 @@ async def create_objective(
     await _check_references(
         session, org, data.model_dump(include={"cycle_id", "owner_id", "team_id"})
     )
-    objective = Objective(organization_id=org, **data.model_dump())
+    objective = Objective(organization_id=org, **data.model_dump(exclude={"parent_id"}))
     await repository.add(session, objective)
+    if data.parent_id is not None:
+        await alignment.add_link(session, org, objective.id, LinkCreate(parent_id=data.parent_id))
     await events.objective_created(session, objective)
     return (await _views(session, org, [objective]))[0]
 
@@ -113,7 +119,7 @@ async def update_objective(
     objective = await _objective(session, principal, objective_id, for_update=True)
     check_if_match(if_match, objective)
     changes = data.model_dump(exclude_unset=True)
-    _refuse_nulls(changes, ("title", "cycle_id", "status"))
+    _refuse_nulls(changes, ("title", "cycle_id", "status", "rollup"))
     await _check_references(session, org, changes)
     status = changes.get("status", objective.status)
     if ("outcome" in changes or "final_score" in changes) and status not in ("closed", "archived"):
@@ -289,7 +295,7 @@ async def _key_result(
 async def _views(
     session: AsyncSession, org: uuid.UUID, objectives: Sequence[Objective]
 ) -> list[ObjectiveView]:
-    """Attach cycles and key results with two queries, however many objectives."""
+    """Attach cycles, key results and roll-ups with three queries, however many objectives."""
     cycles = {
         c.id: c
         for c in await get_many_scoped(session, Cycle, org, list({o.cycle_id for o in objectives}))
@@ -298,6 +304,8 @@ async def _views(
     views = {o.id: ObjectiveView(o, cycles[o.cycle_id]) for o in objectives}
     for kr in krs:
         views[kr.objective_id].key_results.append(kr)
+    for ident, standing in (await alignment.standings_of(session, org, list(views))).items():
+        views[ident].standing = standing
     return list(views.values())
 
 
@@ -358,7 +366,12 @@ async def _refresh_objective_progress(session: AsyncSession, objective: Objectiv
 def progress_explanation(kr_or_view: KeyResult | ObjectiveView) -> dict[str, Any]:
     """Progress as the API shows it: value, raw, formula and inputs."""
     if isinstance(kr_or_view, ObjectiveView):
-        progress = objective_progress_of(kr_or_view.key_results)
+        view = kr_or_view
+        rolls_up_children = view.objective.rollup != Rollup.KEY_RESULTS
+        if rolls_up_children and view.standing is not None:
+            progress = view.standing.rolled.progress
+        else:
+            progress = objective_progress_of(view.key_results)
     else:
         progress = key_result_progress_of(kr_or_view)
     return {

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from service.alignment.graph import health
+from service.alignment.service import state_of
 from service.goals.explain import objective_pace_of
 from service.goals.schemas import (
     CheckInRead,
+    HealthRead,
     KeyResultRead,
     ObjectiveRead,
     PaceRead,
@@ -18,7 +21,18 @@ from service.models import CheckIn, KeyResult
 
 def objective_read(view: ObjectiveView, now: datetime) -> ObjectiveRead:
     o = view.objective
-    pace = objective_pace_of(o, view.cycle, now)
+    if view.standing is None:  # not built by `_views`: key results only, no KPIs
+        pace = objective_pace_of(o, view.cycle, now)
+        status = health(pace.status, [])
+    else:
+        state = state_of(
+            view.standing.rolled,
+            view.cycle.start_date,
+            view.cycle.end_date,
+            view.standing.kpis,
+            now,
+        )
+        pace, status = state.pace, state.health
     return ObjectiveRead(
         id=o.id,
         title=o.title,
@@ -29,8 +43,10 @@ def objective_read(view: ObjectiveView, now: datetime) -> ObjectiveRead:
         status=o.status,
         outcome=o.outcome,
         final_score=o.final_score,
+        rollup=o.rollup,
         progress=ProgressRead(**progress_explanation(view)),
         pace=PaceRead(status=pace.status, expected=pace.expected, ratio=pace.ratio),
+        health=HealthRead(status=status.status, reasons=status.reasons),
         key_result_ids=[kr.id for kr in view.key_results],
         created_at=o.created_at,
         updated_at=o.updated_at,

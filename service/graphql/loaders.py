@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from service.alignment import repository as alignment_repository
+from service.alignment import service as alignment_service
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.repository import get_many_scoped
@@ -29,6 +31,7 @@ from service.models import (
     KeyResult,
     Kpi,
     Objective,
+    ObjectiveLink,
     Person,
     Team,
 )
@@ -65,6 +68,9 @@ class Loaders:
         self.kpis_by_owner = self._grouped(people_repository.kpis_owned_by, "owner_id")
         self.objectives_by_team = self._grouped(teams_repository.objectives_of_teams, "team_id")
         self.teams_by_parent = self._grouped(teams_repository.children_of, "parent_id")
+        self.parents_by_objective = DataLoader[uuid.UUID, list[ObjectiveLink]](self._parents)
+        self.children_by_objective = DataLoader[uuid.UUID, list[ObjectiveLink]](self._children)
+        self.standing = DataLoader[uuid.UUID, alignment_service.Standing | None](self._standings)
 
     def clear_all(self) -> None:
         """Forget cached rows, e.g. after a mutation changed them."""
@@ -129,6 +135,22 @@ class Loaders:
         for row in await self._locked(rules_repository.states_of_kpis, ids):
             grouped[row.kpi_id].append(row)
         return [grouped[ident] for ident in ids]
+
+    async def _parents(self, ids: list[uuid.UUID]) -> Sequence[list[ObjectiveLink]]:
+        grouped: dict[uuid.UUID, list[ObjectiveLink]] = defaultdict(list)
+        for row in await self._locked(alignment_repository.links_of, ids, True):
+            grouped[row.child_id].append(row)
+        return [grouped[ident] for ident in ids]
+
+    async def _children(self, ids: list[uuid.UUID]) -> Sequence[list[ObjectiveLink]]:
+        grouped: dict[uuid.UUID, list[ObjectiveLink]] = defaultdict(list)
+        for row in await self._locked(alignment_repository.links_of, ids, False):
+            grouped[row.parent_id].append(row)
+        return [grouped[ident] for ident in ids]
+
+    async def _standings(self, ids: list[uuid.UUID]) -> Sequence[alignment_service.Standing | None]:
+        found = await self._locked(alignment_service.standings_of, ids)
+        return [found.get(ident) for ident in ids]
 
 
 async def _get_many(

@@ -15,6 +15,8 @@ from strawberry.extensions import (
 )
 from strawberry.schema.types.base_scalars import UUIDDefinition
 
+from service.alignment.graphql import AlignmentQuery
+from service.alignment.graphql_mutations import AlignmentMutation
 from service.config import Settings
 from service.cycles.graphql import CycleQuery
 from service.goals.graphql import GoalQuery
@@ -23,6 +25,7 @@ from service.graphql.errors import ErrorCodes
 from service.kpis.graphql import KpiQuery
 from service.kpis.graphql_mutations import KpiMutation
 from service.people.graphql import PersonQuery
+from service.planning.graphql import PlanningMutation, PlanningQuery
 from service.teams.graphql import TeamQuery
 from service.webhooks.graphql import WebhookMutation, WebhookQuery
 
@@ -35,15 +38,24 @@ UUID_SCALAR = replace(
     description="Read objectives, key results, cycles, people, teams, KPIs, alerts, events and "
     "webhook endpoints."
 )
-class Query(GoalQuery, CycleQuery, PersonQuery, TeamQuery, KpiQuery, WebhookQuery):
+class Query(
+    GoalQuery,
+    AlignmentQuery,
+    PlanningQuery,
+    CycleQuery,
+    PersonQuery,
+    TeamQuery,
+    KpiQuery,
+    WebhookQuery,
+):
     pass
 
 
 @strawberry.type(
-    description="Change goals, KPIs and webhook endpoints; each result is a payload or a typed "
-    "error."
+    description="Change goals, alignment, KPIs and webhook endpoints; each result is a payload "
+    "or a typed error."
 )
-class Mutation(GoalMutation, KpiMutation, WebhookMutation):
+class Mutation(GoalMutation, AlignmentMutation, PlanningMutation, KpiMutation, WebhookMutation):
     pass
 
 

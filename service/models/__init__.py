@@ -1,5 +1,6 @@
 """Every ORM table. Import from here so Alembic sees the whole metadata."""
 
+from service.models.alignment import ObjectiveKpi, ObjectiveLink
 from service.models.api_keys import ApiKey
 from service.models.base import Base
 from service.models.cycles import Cycle
@@ -23,6 +24,8 @@ __all__ = [
     "KeyResult",
     "Kpi",
     "Objective",
+    "ObjectiveKpi",
+    "ObjectiveLink",
     "Organization",
     "Person",
     "Reading",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, String
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, TenantMixin, VersionedMixin
@@ -13,7 +13,11 @@ from service.models.base import Base, TenantMixin, VersionedMixin
 
 class Objective(TenantMixin, VersionedMixin, Base):
     __tablename__ = "objectives"
-    __table_args__ = (Index("ix_objectives_org_cycle", "organization_id", "cycle_id"),)
+    __table_args__ = (
+        Index("ix_objectives_org_cycle", "organization_id", "cycle_id"),
+        # Trees follow children only below objectives that roll them up: a small set.
+        Index("ix_objectives_rolls_up", "id", postgresql_where=text("rollup <> 'key_results'")),
+    )
 
     cycle_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cycles.id", ondelete="RESTRICT"))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -25,6 +29,10 @@ class Objective(TenantMixin, VersionedMixin, Base):
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str | None] = mapped_column(String(10_000))
     status: Mapped[str] = mapped_column(String(16), default="draft")
+    # Where progress comes from: ``key_results``, ``children`` (contributing children) or both.
+    rollup: Mapped[str] = mapped_column(
+        String(16), default="key_results", server_default="key_results"
+    )
     outcome: Mapped[str | None] = mapped_column(String(16))
     final_score: Mapped[float | None] = mapped_column(Float)
     # Denormalised so lists, filters and (later) roll-ups in SQL need no recomputation.

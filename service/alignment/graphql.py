@@ -1,0 +1,112 @@
+"""GraphQL for alignment: the ``alignment`` query (a tree or the forest, flat).
+
+The resolver calls the same service functions as ``GET /v1/objectives/{id}/tree`` and
+``GET /v1/alignment``; the nodes carry the same rolled-up progress, pace and health.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import strawberry
+
+from service.alignment import service
+from service.alignment.graph import LinkKind, Rollup
+from service.alignment.schemas import Direction
+from service.goals.graphql import HealthNode, PaceNode, ProgressNode
+from service.goals.schemas import ObjectiveStatus
+from service.graphql.context import Info
+from service.models.base import utcnow
+
+strawberry.enum(Direction, name="TreeDirection", description="Down to children or up.")
+
+
+@strawberry.type(description="One objective in a tree or forest, with its roll-up.")
+class AlignmentNode:
+    id: uuid.UUID = strawberry.field(description="The objective's id.")
+    title: str = strawberry.field(description="What the objective is.")
+    cycle_id: uuid.UUID = strawberry.field(description="Its cycle.")
+    team_id: uuid.UUID | None = strawberry.field(description="Its team, if any.")
+    owner_id: uuid.UUID | None = strawberry.field(description="Its owner, if any.")
+    status: ObjectiveStatus = strawberry.field(description="Draft, active, closed or archived.")
+    rollup: Rollup = strawberry.field(description="Where its progress comes from.")
+    depth: int | None = strawberry.field(description="Levels from the root; null in a forest.")
+    progress: ProgressNode = strawberry.field(description="Rolled-up progress, explained.")
+    pace: PaceNode = strawberry.field(description="Rolled-up progress against the time.")
+    health: HealthNode = strawberry.field(description="Pace combined with linked KPIs.")
+
+    @classmethod
+    def of(cls, node: service.Node) -> AlignmentNode:
+        state = node.state
+        return cls(
+            id=node.id,
+            title=node.title,
+            cycle_id=node.cycle_id,
+            team_id=node.team_id,
+            owner_id=node.owner_id,
+            status=ObjectiveStatus(node.status),
+            rollup=node.rollup,
+            depth=node.depth,
+            progress=ProgressNode.of(state.progress),
+            pace=PaceNode(
+                status=state.pace.status, expected=state.pace.expected, ratio=state.pace.ratio
+            ),
+            health=HealthNode(status=state.health.status, reasons=state.health.reasons),
+        )
+
+
+@strawberry.type(description="A link between two objectives shown.")
+class AlignmentEdge:
+    parent_id: uuid.UUID = strawberry.field(description="The objective aligned to.")
+    child_id: uuid.UUID = strawberry.field(description="The objective that aligns.")
+    weight: float = strawberry.field(description="Weight in the parent's roll-up.")
+    kind: LinkKind = strawberry.field(description="Contributes (counts) or supports.")
+
+
+@strawberry.type(description="Flat nodes and the edges between them.")
+class AlignmentGraph:
+    nodes: list[AlignmentNode] = strawberry.field(description="The objectives shown.")
+    edges: list[AlignmentEdge] = strawberry.field(description="Links between them.")
+
+
+def _arg(description: str) -> Any:
+    return strawberry.argument(description=description)
+
+
+@strawberry.type
+class AlignmentQuery:
+    @strawberry.field(
+        description="A tree from `rootId` (down or up, `depth` levels) or, without it, the "
+        "forest of a cycle and/or team; like GET /v1/objectives/{id}/tree and /v1/alignment."
+    )
+    async def alignment(
+        self,
+        info: Info,
+        cycle_id: Annotated[uuid.UUID | None, _arg("The forest of this cycle.")] = None,
+        team_id: Annotated[uuid.UUID | None, _arg("The forest of this team.")] = None,
+        root_id: Annotated[uuid.UUID | None, _arg("A tree from this objective.")] = None,
+        direction: Annotated[Direction, _arg("Down to children or up to parents.")] = (
+            Direction.DOWN
+        ),
+        depth: Annotated[int | None, _arg("Levels to show from the root.")] = None,
+    ) -> AlignmentGraph:
+        ctx = info.context
+        async with ctx.db_lock:
+            if root_id is not None:
+                graph = await service.tree(
+                    ctx.session, ctx.principal, root_id, direction, depth, utcnow()
+                )
+            else:
+                graph = await service.alignment(
+                    ctx.session, ctx.principal, cycle_id, team_id, utcnow()
+                )
+        return AlignmentGraph(
+            nodes=[AlignmentNode.of(n) for n in graph.nodes],
+            edges=[
+                AlignmentEdge(
+                    parent_id=e.parent_id, child_id=e.child_id, weight=e.weight, kind=e.kind
+                )
+                for e in graph.edges
+            ],
+        )

@@ -1,0 +1,218 @@
+"""SQL for the alignment graph: links, linked KPIs, and trees read in one statement.
+
+Trees go around the ORM (the asyncpg connection under the request's session, as readings
+do): a forest can hold 100,000 objectives, and one recursive statement returns every node
+with what its roll-up, pace and health need, so nothing is read level by level.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.kpis.readings_repository import driver_of
+from service.models import ObjectiveKpi, ObjectiveLink
+
+
+class Seed(StrEnum):
+    DOWN = "down"
+    UP = "up"
+    FOREST = "forest"
+    IDS = "ids"
+
+
+_SHOWN = {
+    # $2 root, $3 depth: the root and everything below it, at most $3 levels down.
+    Seed.DOWN: """
+    shown(id, depth) AS (
+        SELECT o.id, 0 FROM objectives o WHERE o.organization_id = $1 AND o.id = $2
+        UNION
+        SELECT l.child_id, s.depth + 1 FROM shown s
+        JOIN objective_links l ON l.parent_id = s.id AND l.organization_id = $1
+        WHERE s.depth < $3
+    )""",
+    # $2 root, $3 depth: the root and what it aligns to, at most $3 levels up.
+    Seed.UP: """
+    shown(id, depth) AS (
+        SELECT o.id, 0 FROM objectives o WHERE o.organization_id = $1 AND o.id = $2
+        UNION
+        SELECT l.parent_id, s.depth + 1 FROM shown s
+        JOIN objective_links l ON l.child_id = s.id AND l.organization_id = $1
+        WHERE s.depth < $3
+    )""",
+    # $2 cycle (or null), $3 team (or null): every objective matching, at depth null.
+    Seed.FOREST: """
+    shown(id, depth) AS (
+        SELECT o.id, NULL::int FROM objectives o
+        WHERE o.organization_id = $1
+          AND ($2::uuid IS NULL OR o.cycle_id = $2)
+          AND ($3::uuid IS NULL OR o.team_id = $3)
+    )""",
+    # $2 ids: exactly these objectives (their roll-ups, pace and health).
+    Seed.IDS: """
+    shown(id, depth) AS (
+        SELECT o.id, NULL::int FROM objectives o
+        WHERE o.organization_id = $1 AND o.id = ANY($2::uuid[])
+    )""",
+}
+
+# Roll-ups need every contributing descendant of what is shown, however deep the view (but
+# nothing below an objective that rolls up its key results only).
+_TREE = """
+WITH RECURSIVE {shown},
+shown_once AS (SELECT id, min(depth) AS depth FROM shown GROUP BY id),
+below(id) AS (
+    SELECT id FROM shown_once
+    UNION
+    SELECT l.child_id FROM below b
+    JOIN objectives p ON p.id = b.id AND p.rollup <> 'key_results'
+    JOIN objective_links l
+      ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
+)
+SELECT o.id, o.title, o.cycle_id, o.team_id, o.owner_id, o.status, o.rollup,
+       o.progress_value, o.progress_raw, o.last_check_in_at IS NOT NULL AS started,
+       c.start_date, c.end_date,
+       s.id IS NOT NULL AS shown, s.depth,
+       coalesce(kr.weight, 0) AS kr_weight,
+       ch.ids AS child_ids, ch.weights AS child_weights, ch.kinds AS child_kinds,
+       k.ids AS kpi_ids, k.states AS kpi_states, k.severities AS kpi_severities
+FROM below b
+JOIN objectives o ON o.id = b.id AND o.organization_id = $1
+JOIN cycles c ON c.id = o.cycle_id
+LEFT JOIN shown_once s ON s.id = b.id
+LEFT JOIN LATERAL (
+    SELECT sum(weight) AS weight FROM key_results
+    WHERE objective_id = o.id AND organization_id = $1
+) kr ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(child_id) AS ids, array_agg(weight) AS weights, array_agg(kind) AS kinds
+    FROM objective_links WHERE parent_id = o.id AND organization_id = $1
+) ch ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(ok.kpi_id) AS ids, array_agg(coalesce(st.state, 'ok')) AS states,
+           array_agg(st.severity) AS severities
+    FROM objective_kpis ok
+    LEFT JOIN alert_states st ON st.kpi_id = ok.kpi_id AND st.organization_id = $1
+    WHERE ok.objective_id = o.id AND ok.organization_id = $1
+) k ON true
+"""
+
+TREE_SQL = {seed: _TREE.format(shown=shown) for seed, shown in _SHOWN.items()}
+
+
+async def tree_rows(
+    session: AsyncSession, organization_id: uuid.UUID, seed: Seed, *params: Any
+) -> list[Any]:
+    """Shown nodes and their contributing descendants with child links and KPI states."""
+    await session.flush()  # the raw connection must see this transaction's pending rows
+    driver = await driver_of(session)
+    rows: list[Any] = await driver.fetch(TREE_SQL[seed], organization_id, *params)
+    return rows
+
+
+_NEIGHBOURHOOD = text("""
+WITH RECURSIVE down(parent_id, child_id) AS (
+    SELECT parent_id, child_id FROM objective_links
+    WHERE organization_id = :org AND parent_id = :child
+    UNION
+    SELECT l.parent_id, l.child_id FROM down d
+    JOIN objective_links l ON l.parent_id = d.child_id AND l.organization_id = :org
+), up(parent_id, child_id) AS (
+    SELECT parent_id, child_id FROM objective_links
+    WHERE organization_id = :org AND child_id = :parent
+    UNION
+    SELECT l.parent_id, l.child_id FROM up u
+    JOIN objective_links l ON l.child_id = u.parent_id AND l.organization_id = :org
+)
+SELECT parent_id, child_id FROM down UNION SELECT parent_id, child_id FROM up
+""")
+
+
+async def lock_graph(session: AsyncSession, organization_id: uuid.UUID) -> None:
+    """Serialise link changes per organization until commit: two links checked at once
+    could each keep the graph acyclic and together close a cycle."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"meridian.alignment.{organization_id}"},
+    )
+
+
+async def neighbourhood(
+    session: AsyncSession, organization_id: uuid.UUID, child_id: uuid.UUID, parent_id: uuid.UUID
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Edges below ``child_id`` and above ``parent_id``: all a cycle or depth check needs."""
+    result = await session.execute(
+        _NEIGHBOURHOOD, {"org": organization_id, "child": child_id, "parent": parent_id}
+    )
+    return [(row.parent_id, row.child_id) for row in result]
+
+
+async def get_link(
+    session: AsyncSession, organization_id: uuid.UUID, child_id: uuid.UUID, parent_id: uuid.UUID
+) -> ObjectiveLink | None:
+    stmt = select(ObjectiveLink).where(
+        ObjectiveLink.organization_id == organization_id,
+        ObjectiveLink.child_id == child_id,
+        ObjectiveLink.parent_id == parent_id,
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def links_of(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    objective_ids: Sequence[uuid.UUID],
+    as_child: bool,
+) -> list[ObjectiveLink]:
+    """Links where the objectives are the child (their parents) or the parent (children)."""
+    if not objective_ids:
+        return []
+    column = ObjectiveLink.child_id if as_child else ObjectiveLink.parent_id
+    stmt = (
+        select(ObjectiveLink)
+        .where(ObjectiveLink.organization_id == organization_id, column.in_(objective_ids))
+        .order_by(ObjectiveLink.created_at, ObjectiveLink.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def get_kpi_link(
+    session: AsyncSession, organization_id: uuid.UUID, objective_id: uuid.UUID, kpi_id: uuid.UUID
+) -> ObjectiveKpi | None:
+    stmt = select(ObjectiveKpi).where(
+        ObjectiveKpi.organization_id == organization_id,
+        ObjectiveKpi.objective_id == objective_id,
+        ObjectiveKpi.kpi_id == kpi_id,
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def kpi_ids_of(
+    session: AsyncSession, organization_id: uuid.UUID, objective_ids: Sequence[uuid.UUID]
+) -> list[ObjectiveKpi]:
+    if not objective_ids:
+        return []
+    stmt = (
+        select(ObjectiveKpi)
+        .where(
+            ObjectiveKpi.organization_id == organization_id,
+            ObjectiveKpi.objective_id.in_(objective_ids),
+        )
+        .order_by(ObjectiveKpi.created_at, ObjectiveKpi.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def add(session: AsyncSession, row: object) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def remove_link(session: AsyncSession, link: ObjectiveLink | ObjectiveKpi) -> None:
+    await session.delete(link)
+    await session.flush()

@@ -1,0 +1,335 @@
+"""Alignment rules and authorization: links, linked KPIs, trees. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.alignment import repository
+from service.alignment.graph import (
+    LINK_KINDS,
+    ROLLUPS,
+    Edge,
+    Health,
+    KpiSignal,
+    NodeInput,
+    Rolled,
+    Rollup,
+    cycle_if_linked,
+    depth_if_linked,
+    health,
+    roll_up,
+)
+from service.alignment.repository import Seed
+from service.alignment.schemas import Direction, KpiLinkCreate, LinkCreate
+from service.auth.keys import Principal, Scope
+from service.auth.service import require
+from service.common.gc import collector_paused
+from service.common.repository import get_scoped
+from service.config import get_settings
+from service.errors import Conflict, NotFound, ValidationFailed
+from service.goals.pace import Pace, pace
+from service.goals.progress import Progress
+from service.kpis.service import find_kpi
+from service.models import Cycle, ObjectiveKpi, ObjectiveLink, Team
+from service.models import Objective as ObjectiveRow
+
+# ---- reading ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """What an objective shows beyond its own row: rolled-up progress, pace and health."""
+
+    progress: Progress
+    pace: Pace
+    health: Health
+
+
+@dataclass(frozen=True)
+class Node:
+    id: uuid.UUID
+    title: str
+    cycle_id: uuid.UUID
+    team_id: uuid.UUID | None
+    owner_id: uuid.UUID | None
+    status: str
+    rollup: Rollup
+    depth: int | None
+    state: NodeState
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: list[Node]
+    edges: list[Edge]
+
+
+async def tree(
+    session: AsyncSession,
+    principal: Principal,
+    objective_id: uuid.UUID,
+    direction: Direction,
+    depth: int | None,
+    now: datetime,
+) -> Graph:
+    """An objective and what is below (or above) it, at most ``depth`` levels away."""
+    require(principal, Scope.READ)
+    org = principal.organization_id
+    limit = _depth(depth)
+    seed = Seed.DOWN if direction is Direction.DOWN else Seed.UP
+    rows = await repository.tree_rows(session, org, seed, objective_id, limit)
+    if not rows:
+        raise NotFound.of("Objective", objective_id)
+    with collector_paused():
+        return build_graph(rows, now)
+
+
+async def alignment(
+    session: AsyncSession,
+    principal: Principal,
+    cycle_id: uuid.UUID | None,
+    team_id: uuid.UUID | None,
+    now: datetime,
+) -> Graph:
+    """The forest: every objective of the cycle (and team) with the links between them."""
+    require(principal, Scope.READ)
+    org = principal.organization_id
+    if cycle_id is not None and await get_scoped(session, Cycle, org, cycle_id) is None:
+        raise ValidationFailed.on("cycle_id", f"There is no cycle {cycle_id}.")
+    if team_id is not None and await get_scoped(session, Team, org, team_id) is None:
+        raise ValidationFailed.on("team_id", f"There is no team {team_id}.")
+    rows = await repository.tree_rows(session, org, Seed.FOREST, cycle_id, team_id)
+    with collector_paused():
+        return build_graph(rows, now)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An objective's rolled-up progress and linked KPI signals; pace and health follow
+    from these and the time (``state_of``)."""
+
+    rolled: Rolled
+    kpis: list[KpiSignal]
+
+
+async def standings_of(
+    session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Standing]:
+    """Roll-ups and KPI signals of these objectives, in one statement."""
+    if not ids:
+        return {}
+    rows = await repository.tree_rows(session, organization_id, Seed.IDS, list(ids))
+    rolled = roll_up(*_graph_inputs(rows))
+    return {row["id"]: Standing(rolled[row["id"]], _signals(row)) for row in rows if row["shown"]}
+
+
+def _depth(depth: int | None) -> int:
+    limit = get_settings().alignment_max_depth
+    if depth is None:
+        return limit
+    if not 0 <= depth <= limit:
+        raise ValidationFailed.on("depth", f"`depth` must be between 0 and {limit}.")
+    return depth
+
+
+def build_graph(rows: Sequence[Any], now: datetime) -> Graph:
+    """Rows of ``repository.tree_rows`` to nodes with roll-ups, pace and health (pure)."""
+    inputs, edges = _graph_inputs(rows)
+    rolled = roll_up(inputs, edges)
+    shown = [row for row in rows if row["shown"]]
+    shown_ids = {row["id"] for row in shown}
+    nodes = [_node(row, rolled[row["id"]], now) for row in shown]
+    visible = [e for e in edges if e.parent_id in shown_ids and e.child_id in shown_ids]
+    return Graph(nodes, visible)
+
+
+def _graph_inputs(rows: Sequence[Any]) -> tuple[dict[uuid.UUID, NodeInput], list[Edge]]:
+    inputs: dict[uuid.UUID, NodeInput] = {}
+    edges: list[Edge] = []
+    for row in rows:
+        inputs[row["id"]] = NodeInput(
+            row["id"],
+            ROLLUPS[row["rollup"]],
+            row["progress_value"],
+            row["progress_raw"],
+            float(row["kr_weight"]),
+            row["started"],
+        )
+        if row["child_ids"]:
+            for child, weight, kind in zip(
+                row["child_ids"], row["child_weights"], row["child_kinds"], strict=True
+            ):
+                edges.append(Edge(row["id"], child, weight, LINK_KINDS[kind]))
+    return inputs, edges
+
+
+def _node(row: Any, rolled: Rolled, now: datetime) -> Node:
+    return Node(
+        id=row["id"],
+        title=row["title"],
+        cycle_id=row["cycle_id"],
+        team_id=row["team_id"],
+        owner_id=row["owner_id"],
+        status=row["status"],
+        rollup=ROLLUPS[row["rollup"]],
+        depth=row["depth"],
+        state=state_of(rolled, row["start_date"], row["end_date"], _signals(row), now),
+    )
+
+
+def state_of(
+    rolled: Rolled, start: date, end: date, kpis: Sequence[KpiSignal], now: datetime
+) -> NodeState:
+    settings = get_settings()
+    rolled_pace = pace(
+        rolled.progress.value,
+        start,
+        end,
+        now,
+        has_check_ins=rolled.started,
+        on_track=settings.pace_on_track,
+        at_risk=settings.pace_at_risk,
+    )
+    return NodeState(rolled.progress, rolled_pace, health(rolled_pace.status, kpis))
+
+
+def _signals(row: Any) -> list[KpiSignal]:
+    if not row["kpi_ids"]:
+        return []
+    return [
+        KpiSignal(kpi, state, severity)
+        for kpi, state, severity in zip(
+            row["kpi_ids"], row["kpi_states"], row["kpi_severities"], strict=True
+        )
+    ]
+
+
+# ---- links -----------------------------------------------------------------------------
+
+
+async def list_links(
+    session: AsyncSession, principal: Principal, objective_id: uuid.UUID, *, parents: bool
+) -> list[ObjectiveLink]:
+    require(principal, Scope.READ)
+    await _objective(session, principal, objective_id)
+    return await repository.links_of(
+        session, principal.organization_id, [objective_id], as_child=parents
+    )
+
+
+async def link_parent(
+    session: AsyncSession, principal: Principal, child_id: uuid.UUID, data: LinkCreate
+) -> ObjectiveLink:
+    """Align ``child_id`` to ``data.parent_id``; refuses cycles (409) and depth (422)."""
+    require(principal, Scope.WRITE)
+    await _objective(session, principal, child_id)
+    return await add_link(session, principal.organization_id, child_id, data)
+
+
+async def add_link(
+    session: AsyncSession, org: uuid.UUID, child_id: uuid.UUID, data: LinkCreate
+) -> ObjectiveLink:
+    """Check and store a link under the organization's graph lock (held until commit)."""
+    if await get_scoped(session, ObjectiveRow, org, data.parent_id) is None:
+        raise ValidationFailed.on("parent_id", f"There is no objective {data.parent_id}.")
+    if data.parent_id == child_id:
+        raise Conflict(f"Objective {child_id} cannot align to itself.")
+    await repository.lock_graph(session, org)
+    if await repository.get_link(session, org, child_id, data.parent_id) is not None:
+        raise Conflict(f"Objective {child_id} already aligns to {data.parent_id}.")
+    pairs = await repository.neighbourhood(session, org, child_id, data.parent_id)
+    children_of: dict[uuid.UUID, list[uuid.UUID]] = {}
+    parents_of: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for parent, child in pairs:
+        children_of.setdefault(parent, []).append(child)
+        parents_of.setdefault(child, []).append(parent)
+    cycle = cycle_if_linked(children_of, child_id, data.parent_id)
+    if cycle:
+        path = " -> ".join(str(ident) for ident in cycle)
+        raise Conflict(f"Aligning {child_id} to {data.parent_id} would close a cycle: {path}.")
+    levels = depth_if_linked(parents_of, children_of, child_id, data.parent_id)
+    limit = get_settings().alignment_max_depth
+    if levels > limit:
+        raise ValidationFailed.on(
+            "parent_id",
+            f"The link would make an alignment path {levels} levels deep; at most {limit}.",
+        )
+    link = ObjectiveLink(
+        organization_id=org,
+        child_id=child_id,
+        parent_id=data.parent_id,
+        weight=data.weight,
+        kind=data.kind.value,
+    )
+    await repository.add(session, link)
+    return link
+
+
+async def unlink_parent(
+    session: AsyncSession, principal: Principal, child_id: uuid.UUID, parent_id: uuid.UUID
+) -> None:
+    require(principal, Scope.WRITE)
+    org = principal.organization_id
+    await _objective(session, principal, child_id)
+    link = await repository.get_link(session, org, child_id, parent_id)
+    if link is None:
+        raise NotFound(f"Objective {child_id} does not align to {parent_id}.")
+    await repository.remove_link(session, link)
+
+
+# ---- linked KPIs -----------------------------------------------------------------------
+
+
+async def list_kpi_links(
+    session: AsyncSession, principal: Principal, objective_id: uuid.UUID
+) -> list[ObjectiveKpi]:
+    require(principal, Scope.READ)
+    await _objective(session, principal, objective_id)
+    return await repository.kpi_ids_of(session, principal.organization_id, [objective_id])
+
+
+async def link_kpi(
+    session: AsyncSession, principal: Principal, objective_id: uuid.UUID, data: KpiLinkCreate
+) -> ObjectiveKpi:
+    require(principal, Scope.WRITE)
+    await _objective(session, principal, objective_id)
+    try:
+        kpi = await find_kpi(session, principal, data.kpi)
+    except NotFound as exc:
+        raise ValidationFailed.on("kpi", f"There is no KPI {data.kpi}.") from exc
+    return await add_kpi_link(session, principal.organization_id, objective_id, kpi.id)
+
+
+async def add_kpi_link(
+    session: AsyncSession, org: uuid.UUID, objective_id: uuid.UUID, kpi_id: uuid.UUID
+) -> ObjectiveKpi:
+    if await repository.get_kpi_link(session, org, objective_id, kpi_id) is not None:
+        raise Conflict(f"KPI {kpi_id} is already linked to objective {objective_id}.")
+    link = ObjectiveKpi(organization_id=org, objective_id=objective_id, kpi_id=kpi_id)
+    await repository.add(session, link)
+    return link
+
+
+async def unlink_kpi(
+    session: AsyncSession, principal: Principal, objective_id: uuid.UUID, kpi_ref: str
+) -> None:
+    require(principal, Scope.WRITE)
+    await _objective(session, principal, objective_id)
+    kpi = await find_kpi(session, principal, kpi_ref)
+    link = await repository.get_kpi_link(session, principal.organization_id, objective_id, kpi.id)
+    if link is None:
+        raise NotFound(f"KPI {kpi_ref} is not linked to objective {objective_id}.")
+    await repository.remove_link(session, link)
+
+
+async def _objective(session: AsyncSession, principal: Principal, ident: uuid.UUID) -> ObjectiveRow:
+    row = await get_scoped(session, ObjectiveRow, principal.organization_id, ident)
+    if row is None:
+        raise NotFound.of("Objective", ident)
+    return row

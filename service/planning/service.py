@@ -1,0 +1,214 @@
+"""Working with cycles: lint, rollover and promoting a key result to a KPI. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.alignment import repository as alignment_repository
+from service.alignment import service as alignment
+from service.auth.keys import Principal, Scope
+from service.auth.service import require
+from service.common.repository import get_scoped
+from service.errors import NotFound, ValidationFailed
+from service.goals import repository as goals_repository
+from service.goals.explain import definition_of, key_result_progress_of
+from service.goals.progress import KeyResultType
+from service.kpis import readings_repository
+from service.kpis import service as kpis
+from service.kpis.ingest import evaluate_on_ingest
+from service.kpis.readings_repository import NewReading
+from service.kpis.schemas import Direction, KpiCreate
+from service.models import (
+    Cycle,
+    KeyResult,
+    Kpi,
+    Objective,
+    ObjectiveKpi,
+    ObjectiveLink,
+)
+from service.models.base import utcnow
+from service.planning import lint as rules
+from service.planning import repository
+from service.planning.schemas import PromoteCreate, RolloverCreate
+
+KR_FIELDS = (
+    "title", "description", "type", "start", "target", "lower", "upper", "inclusive",
+    "unit", "currency", "weight", "owner_id", "kpi_id",
+)  # fmt: skip
+OBJECTIVE_FIELDS = ("title", "description", "owner_id", "team_id", "rollup")
+
+
+async def lint_cycle(
+    session: AsyncSession, principal: Principal, cycle_id: uuid.UUID
+) -> list[rules.Finding]:
+    require(principal, Scope.READ)
+    org = principal.organization_id
+    await _cycle(session, org, cycle_id)
+    objectives = await repository.objectives_of_cycle(session, org, cycle_id)
+    krs = await goals_repository.key_results_of(session, org, [o.id for o in objectives])
+    kpi_rows = await repository.kpis_behind(
+        session, org, [o.id for o in objectives], [kr.id for kr in krs]
+    )
+    return rules.lint(
+        [rules.ObjectiveFacts(o.id, o.owner_id, o.team_id) for o in objectives],
+        [rules.KeyResultFacts(k.id, k.objective_id, k.owner_id, definition_of(k)) for k in krs],
+        [rules.KpiFacts(k.id, k.target) for k in kpi_rows],
+    )
+
+
+# ---- rollover --------------------------------------------------------------------------
+
+
+@dataclass
+class RolledObjective:
+    source: Objective
+    copy: Objective
+    key_results: list[KeyResult] = field(default_factory=list)
+
+
+@dataclass
+class Rollover:
+    target_cycle_id: uuid.UUID
+    objectives: list[RolledObjective]
+    links: list[ObjectiveLink]
+    kpi_links: list[ObjectiveKpi]
+
+
+async def rollover(
+    session: AsyncSession, principal: Principal, cycle_id: uuid.UUID, data: RolloverCreate
+) -> Rollover:
+    """Copy objectives and key results into another cycle as drafts, without check-ins,
+    keeping owners, linked KPIs and alignment (a copied parent's copy replaces it)."""
+    require(principal, Scope.WRITE)
+    org = principal.organization_id
+    await _cycle(session, org, cycle_id)
+    if data.target_cycle_id == cycle_id:
+        raise ValidationFailed.on("target_cycle_id", "Roll over into another cycle.")
+    if await get_scoped(session, Cycle, org, data.target_cycle_id) is None:
+        raise ValidationFailed.on("target_cycle_id", f"There is no cycle {data.target_cycle_id}.")
+    sources = _chosen(await repository.objectives_of_cycle(session, org, cycle_id), data)
+    plan = await _plan(session, org, data.target_cycle_id, sources)
+    if not data.dry_run:
+        await repository.add_all(session, [r.copy for r in plan.objectives])
+        rows: list[object] = [kr for r in plan.objectives for kr in r.key_results]
+        await repository.add_all(session, [*rows, *plan.links, *plan.kpi_links])
+    return plan
+
+
+def _chosen(in_cycle: list[Objective], data: RolloverCreate) -> list[Objective]:
+    if data.objective_ids is None:
+        return [
+            o for o in in_cycle if o.status not in ("closed", "archived") and o.progress_value < 1
+        ]
+    by_id = {o.id: o for o in in_cycle}
+    missing = [str(i) for i in data.objective_ids if i not in by_id]
+    if missing:
+        raise ValidationFailed.on(
+            "objective_ids", f"Not objectives of this cycle: {', '.join(missing)}."
+        )
+    return [by_id[i] for i in dict.fromkeys(data.objective_ids)]
+
+
+async def _plan(
+    session: AsyncSession, org: uuid.UUID, target: uuid.UUID, sources: list[Objective]
+) -> Rollover:
+    ids = [o.id for o in sources]
+    copies = {
+        o.id: RolledObjective(
+            o,
+            Objective(
+                id=uuid.uuid4(),
+                organization_id=org,
+                cycle_id=target,
+                status="draft",
+                **{name: getattr(o, name) for name in OBJECTIVE_FIELDS},
+            ),
+        )
+        for o in sources
+    }
+    for kr in await goals_repository.key_results_of(session, org, ids):
+        copy = KeyResult(
+            organization_id=org,
+            objective_id=copies[kr.objective_id].copy.id,
+            **{name: getattr(kr, name) for name in KR_FIELDS},
+        )
+        progress = key_result_progress_of(copy)
+        copy.progress_value, copy.progress_raw = progress.value, progress.raw
+        copies[kr.objective_id].key_results.append(copy)
+    links = [
+        ObjectiveLink(
+            organization_id=org,
+            child_id=copies[link.child_id].copy.id,
+            parent_id=copies[link.parent_id].copy.id
+            if link.parent_id in copies
+            else link.parent_id,
+            weight=link.weight,
+            kind=link.kind,
+        )
+        for link in await alignment_repository.links_of(session, org, ids, True)
+    ]
+    kpi_links = [
+        ObjectiveKpi(
+            organization_id=org, objective_id=copies[k.objective_id].copy.id, kpi_id=k.kpi_id
+        )
+        for k in await alignment_repository.kpi_ids_of(session, org, ids)
+    ]
+    return Rollover(target, list(copies.values()), links, kpi_links)
+
+
+# ---- promotion -------------------------------------------------------------------------
+
+LOWER_IS_BETTER = (KeyResultType.DECREASE, KeyResultType.STAY_BELOW)
+
+
+async def promote_to_kpi(
+    session: AsyncSession, principal: Principal, key_result_id: uuid.UUID, data: PromoteCreate
+) -> Kpi:
+    """The key result becomes business as usual: a KPI with its check-ins as readings, a
+    default rule at its target, linked to the objective and driving the key result."""
+    require(principal, Scope.WRITE)
+    org = principal.organization_id
+    kr = await get_scoped(session, KeyResult, org, key_result_id)
+    if kr is None:
+        raise NotFound.of("Key result", key_result_id)
+    if kr.kpi_id is not None:
+        raise ValidationFailed.on(
+            "key_result_id", f"Key result is already driven by KPI {kr.kpi_id}."
+        )
+    kind = KeyResultType(kr.type)
+    kpi = await kpis.create_kpi(
+        session,
+        principal,
+        KpiCreate(
+            key=data.key,
+            name=data.name or kr.title[:200],
+            description=kr.description,
+            unit=kr.currency or kr.unit,
+            owner_id=kr.owner_id,
+            direction=Direction.LOWER_IS_BETTER
+            if kind in LOWER_IS_BETTER
+            else Direction.HIGHER_IS_BETTER,
+            target=1.0 if kind is KeyResultType.MILESTONE else kr.target,
+        ),
+    )
+    check_ins = await goals_repository.check_ins_of(session, org, [kr.id])
+    readings = [NewReading(kpi.id, c.source, c.observed_at, c.value) for c in reversed(check_ins)]
+    await readings_repository.insert_readings(session, org, readings)
+    await session.refresh(kpi)
+    await evaluate_on_ingest(session, org, [kpi.id], utcnow())
+    await alignment.add_kpi_link(session, org, kr.objective_id, kpi.id)
+    kr = await get_scoped(session, KeyResult, org, key_result_id, for_update=True)
+    assert kr is not None
+    kr.kpi_id = kpi.id
+    await session.flush()
+    return kpi
+
+
+async def _cycle(session: AsyncSession, org: uuid.UUID, ident: uuid.UUID) -> Cycle:
+    row = await get_scoped(session, Cycle, org, ident)
+    if row is None:
+        raise NotFound.of("Cycle", ident)
+    return row

@@ -1,0 +1,210 @@
+"""Cycle lint, rollover and promoting a key result to a KPI, over REST and as pure rules."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from service.goals.progress import KeyResultDefinition, KeyResultType
+from service.planning.lint import Check, KeyResultFacts, KpiFacts, ObjectiveFacts, lint
+from tests.conftest import Tenant
+from tests.test_alignment import link, objective
+from tests.test_auth import assert_problem
+
+Json = dict[str, Any]
+KR = {"title": "KR", "type": "increase", "start": 0, "target": 10}
+
+
+async def key_results(t: Tenant, o: Json, n: int, **extra: Any) -> list[Json]:
+    return [
+        await t.create(f"/v1/objectives/{o['id']}/key-results", {**KR, **extra}) for _ in range(n)
+    ]
+
+
+def checks(findings: list[Json]) -> dict[str, list[list[str]]]:
+    grouped: dict[str, list[list[str]]] = {}
+    for f in findings:
+        grouped.setdefault(f["check"], []).append(sorted(f["ids"]))
+    return grouped
+
+
+async def test_lint_finds_the_common_mistakes(tenant: Tenant, cycle: Json) -> None:
+    ada = await tenant.create("/v1/people", {"user_name": "ada", "display_name": "Ada"})
+    team = await tenant.create("/v1/teams", {"name": "T", "member_ids": [ada["id"]]})
+    crowded = [
+        await objective(tenant, cycle, f"O{i}", team_id=team["id"], owner_id=ada["id"])
+        for i in range(4)
+    ]
+    for o in crowded:
+        await key_results(tenant, o, 3)
+    orphan = await objective(tenant, cycle, "Nobody's")
+    (lonely,) = await key_results(tenant, orphan, 1)
+    await key_results(tenant, crowded[0], 3)  # now 6
+    kpi = await tenant.create("/v1/kpis", {"key": "loose", "name": "Loose"})
+    await tenant.create(f"/v1/objectives/{orphan['id']}/kpis", {"kpi": "loose"})
+    await tenant.create("/v1/kpis", {"key": "unrelated", "name": "Not in the cycle"})
+
+    response = await tenant.get(f"/v1/cycles/{cycle['id']}/lint")
+    assert response.status_code == 200, response.text
+    found = checks(response.json()["findings"])
+    ids = sorted(o["id"] for o in crowded)
+    assert found["too_many_objectives"] == [ids, ids]  # the team and the person
+    assert sorted(found["key_result_count"]) == sorted([[crowded[0]["id"]], [orphan["id"]]])
+    assert found["objective_without_owner"] == [[orphan["id"]]]
+    assert found["key_result_without_owner"] == [[lonely["id"]]]
+    assert found["kpi_without_target"] == [[kpi["id"]]]
+    assert "key_result_not_measurable" not in found
+
+
+async def test_lint_of_a_clean_or_unknown_cycle(tenant: Tenant, cycle: Json) -> None:
+    assert (await tenant.get(f"/v1/cycles/{cycle['id']}/lint")).json()["findings"] == []
+    assert_problem(await tenant.get(f"/v1/cycles/{uuid.uuid4()}/lint"), 404)
+
+
+def test_lint_flags_definitions_that_cannot_be_measured() -> None:
+    o = ObjectiveFacts(uuid.uuid4(), uuid.uuid4(), None)
+    bad = KeyResultDefinition(KeyResultType.INCREASE, start=5, target=5)
+    good = KeyResultDefinition(KeyResultType.MILESTONE)
+    krs = [KeyResultFacts(uuid.uuid4(), o.id, None, d) for d in (bad, good, good)]
+    findings = lint([o], krs, [KpiFacts(uuid.uuid4(), 3.0)])
+    assert [(f.check, f.ids) for f in findings] == [(Check.KEY_RESULT_NOT_MEASURABLE, [krs[0].id])]
+    assert "differ" in findings[0].message
+
+
+async def next_cycle(t: Tenant) -> Json:
+    body = {"name": "2027-Q1", "start_date": "2027-01-01", "end_date": "2027-03-31"}
+    return await t.create("/v1/cycles", body)
+
+
+async def test_rollover_dry_run_then_copy(tenant: Tenant, cycle: Json) -> None:
+    ada = await tenant.create("/v1/people", {"user_name": "ada", "display_name": "Ada"})
+    company = await objective(tenant, cycle, "Company", rollup="children")
+    team = await objective(tenant, cycle, "Team", owner_id=ada["id"])
+    done = await objective(tenant, cycle, "Done")
+    closed = await objective(tenant, cycle, "Closed")
+    await tenant.patch(f"/v1/objectives/{closed['id']}", json={"status": "closed"})
+    (kr,) = await key_results(tenant, team, 1, owner_id=ada["id"])
+    await tenant.create(f"/v1/key-results/{kr['id']}/check-ins", {"value": 4})
+    (finished,) = await key_results(tenant, done, 1)
+    await tenant.create(f"/v1/key-results/{finished['id']}/check-ins", {"value": 10})
+    assert (await link(tenant, team, company, weight=2)).status_code == 201
+    await tenant.create("/v1/kpis", {"key": "nps", "name": "NPS", "target": 1})
+    await tenant.create(f"/v1/objectives/{team['id']}/kpis", {"kpi": "nps"})
+    target = await next_cycle(tenant)
+    url = f"/v1/cycles/{cycle['id']}/rollover"
+
+    dry = await tenant.post(url, json={"target_cycle_id": target["id"], "dry_run": True})
+    assert dry.status_code == 200, dry.text
+    report = dry.json()
+    assert [(o["source_id"], o["id"]) for o in report["objectives"]] == [
+        (company["id"], None),
+        (team["id"], None),
+    ]
+    assert (report["links"], report["kpi_links"]) == (1, 1)
+    assert (await tenant.get(f"/v1/objectives?cycle_id={target['id']}")).json()["items"] == []
+
+    copied = (await tenant.post(url, json={"target_cycle_id": target["id"]})).json()
+    assert copied == {**report, "dry_run": False, "objectives": copied["objectives"]}
+    new_ids = {o["source_id"]: o["id"] for o in copied["objectives"]}
+    new_team = (await tenant.get(f"/v1/objectives/{new_ids[team['id']]}")).json()
+    assert (new_team["status"], new_team["owner_id"], new_team["cycle_id"]) == (
+        "draft",
+        ada["id"],
+        target["id"],
+    )
+    assert new_team["progress"]["value"] == 0
+    (new_kr,) = (await tenant.get(f"/v1/objectives/{new_team['id']}/key-results")).json()
+    assert (new_kr["current"], new_kr["owner_id"], new_kr["target"]) == (None, ada["id"], 10)
+    assert (await tenant.get(f"/v1/key-results/{new_kr['id']}/check-ins")).json()["items"] == []
+    (parent,) = (await tenant.get(f"/v1/objectives/{new_team['id']}/parents")).json()
+    assert (parent["parent_id"], parent["weight"]) == (new_ids[company["id"]], 2)
+    assert len((await tenant.get(f"/v1/objectives/{new_team['id']}/kpis")).json()) == 1
+    new_company = (await tenant.get(f"/v1/objectives/{new_ids[company['id']]}")).json()
+    assert new_company["rollup"] == "children"
+
+
+async def test_rollover_chosen_objectives_keep_links_to_parents_left_behind(
+    tenant: Tenant, cycle: Json
+) -> None:
+    company = await objective(tenant, cycle, "Company")
+    team = await objective(tenant, cycle, "Team", parent_id=company["id"])
+    target = await next_cycle(tenant)
+    body = {"target_cycle_id": target["id"], "objective_ids": [team["id"]]}
+    copied = (await tenant.post(f"/v1/cycles/{cycle['id']}/rollover", json=body)).json()
+    (only,) = copied["objectives"]
+    (parent,) = (await tenant.get(f"/v1/objectives/{only['id']}/parents")).json()
+    assert parent["parent_id"] == company["id"]
+
+
+async def test_rollover_refuses_bad_requests(
+    tenant: Tenant, other_tenant: Tenant, cycle: Json
+) -> None:
+    o = await objective(tenant, cycle, "O")
+    url = f"/v1/cycles/{cycle['id']}/rollover"
+    target = await next_cycle(tenant)
+    for body in (
+        {"target_cycle_id": cycle["id"]},
+        {"target_cycle_id": str(uuid.uuid4())},
+        {"target_cycle_id": target["id"], "objective_ids": [str(uuid.uuid4())]},
+        {"target_cycle_id": target["id"], "dry_run": "maybe"},
+        {},
+    ):
+        assert_problem(await tenant.post(url, json=body), 422)
+    other_target = await next_cycle(other_tenant)
+    assert_problem(await tenant.post(url, json={"target_cycle_id": other_target["id"]}), 422)
+    assert (await tenant.get(f"/v1/objectives?cycle_id={target['id']}")).json()["items"] == []
+    reader = await tenant.key_with("read")
+    assert_problem(
+        await reader.post(url, json={"target_cycle_id": target["id"], "objective_ids": [o["id"]]}),
+        403,
+    )
+
+
+async def test_promote_carries_history_rule_and_link(tenant: Tenant, objective: Json) -> None:
+    kr = await tenant.create(f"/v1/objectives/{objective['id']}/key-results", KR)
+    now = datetime.now(UTC)
+    for value, days_ago in ((2, 3), (6, 1), (4, 2)):
+        body = {"value": value, "observed_at": (now - timedelta(days=days_ago)).isoformat()}
+        await tenant.create(f"/v1/key-results/{kr['id']}/check-ins", body)
+    response = await tenant.post(
+        f"/v1/key-results/{kr['id']}/promote-to-kpi", json={"key": "signups"}
+    )
+    assert response.status_code == 201, response.text
+    kpi = response.json()
+    assert response.headers["location"] == f"/v1/kpis/{kpi['id']}"
+    assert (kpi["key"], kpi["name"], kpi["target"], kpi["direction"]) == (
+        "signups",
+        "KR",
+        10,
+        "higher_is_better",
+    )
+    assert kpi["latest"]["value"] == 6
+    readings = (await tenant.get("/v1/kpis/signups/readings")).json()["items"]
+    assert sorted(r["value"] for r in readings) == [2, 4, 6]
+    (rule,) = (await tenant.get("/v1/kpis/signups/alert-rules")).json()
+    assert (rule["operator"], rule["critical"], rule["is_default"]) == ("lt", 10, True)
+    read = (await tenant.get(f"/v1/objectives/{objective['id']}")).json()
+    assert read["health"]["status"] == "critical"  # the latest, 6, is below the target of 10
+    linked = (await tenant.get(f"/v1/objectives/{objective['id']}/kpis")).json()
+    assert [k["kpi_id"] for k in linked] == [kpi["id"]]
+    assert (await tenant.get(f"/v1/key-results/{kr['id']}")).json()["kpi_id"] == kpi["id"]
+    again = await tenant.post(f"/v1/key-results/{kr['id']}/promote-to-kpi", json={"key": "x"})
+    assert_problem(again, 422)
+
+
+async def test_promote_refuses_a_taken_key_and_changes_nothing(
+    tenant: Tenant, objective: Json
+) -> None:
+    kr = await tenant.create(
+        f"/v1/objectives/{objective['id']}/key-results",
+        {"title": "Churn", "type": "decrease", "start": 10, "target": 5},
+    )
+    await tenant.create("/v1/kpis", {"key": "churn", "name": "Churn"})
+    url = f"/v1/key-results/{kr['id']}/promote-to-kpi"
+    assert_problem(await tenant.post(url, json={"key": "churn"}), 409)
+    assert_problem(await tenant.post(url, json={"key": "Not A Key"}), 422)
+    assert (await tenant.get(f"/v1/key-results/{kr['id']}")).json()["kpi_id"] is None
+    assert (await tenant.get(f"/v1/objectives/{objective['id']}/kpis")).json() == []
+    created = (await tenant.post(url, json={"key": "churn-rate"})).json()
+    assert (created["direction"], created["target"]) == ("lower_is_better", 5)
