@@ -7,7 +7,7 @@ The resolver calls the same service functions as ``GET /v1/objectives/{id}/tree`
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
@@ -17,6 +17,7 @@ from service.alignment.schemas import Direction
 from service.goals.graphql import HealthNode, PaceNode, ProgressNode
 from service.goals.schemas import ObjectiveStatus
 from service.graphql.context import Info
+from service.graphql.types import arg
 from service.models.base import utcnow
 
 strawberry.enum(Direction, name="TreeDirection", description="Down to children or up.")
@@ -70,10 +71,6 @@ class AlignmentGraph:
     edges: list[AlignmentEdge] = strawberry.field(description="Links between them.")
 
 
-def _arg(description: str) -> Any:
-    return strawberry.argument(description=description)
-
-
 @strawberry.type
 class AlignmentQuery:
     @strawberry.field(
@@ -83,13 +80,13 @@ class AlignmentQuery:
     async def alignment(
         self,
         info: Info,
-        cycle_id: Annotated[uuid.UUID | None, _arg("The forest of this cycle.")] = None,
-        team_id: Annotated[uuid.UUID | None, _arg("The forest of this team.")] = None,
-        root_id: Annotated[uuid.UUID | None, _arg("A tree from this objective.")] = None,
-        direction: Annotated[Direction, _arg("Down to children or up to parents.")] = (
+        cycle_id: Annotated[uuid.UUID | None, arg("The forest of this cycle.")] = None,
+        team_id: Annotated[uuid.UUID | None, arg("The forest of this team.")] = None,
+        root_id: Annotated[uuid.UUID | None, arg("A tree from this objective.")] = None,
+        direction: Annotated[Direction, arg("Down to children or up to parents.")] = (
             Direction.DOWN
         ),
-        depth: Annotated[int | None, _arg("Levels to show from the root.")] = None,
+        depth: Annotated[int | None, arg("Levels to show from the root.")] = None,
     ) -> AlignmentGraph:
         ctx = info.context
         async with ctx.db_lock:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,10 +21,7 @@ from service.graphql.errors import (
     ValidationError,
     run_mutation,
 )
-
-
-def _arg(description: str) -> Any:
-    return strawberry.argument(description=description)
+from service.graphql.types import arg
 
 
 @strawberry.input(description="Align an objective to a parent.")
@@ -68,7 +65,7 @@ UnlinkResult = Annotated[
     UnlinkPayload | Errors,
     strawberry.union("UnlinkResult", description="Removed, or why not."),
 ]
-ObjectiveArg = Annotated[uuid.UUID, _arg("The objective.")]
+ObjectiveArg = Annotated[uuid.UUID, arg("The objective.")]
 
 
 @strawberry.type
@@ -93,7 +90,7 @@ class AlignmentMutation:
         self,
         info: Info,
         id: ObjectiveArg,
-        parent_id: Annotated[uuid.UUID, _arg("The parent to unlink from.")],
+        parent_id: Annotated[uuid.UUID, arg("The parent to unlink from.")],
     ) -> UnlinkResult:
         async def call(session: AsyncSession, principal: Principal) -> UnlinkPayload:
             await service.unlink_parent(session, principal, id, parent_id)
@@ -103,7 +100,7 @@ class AlignmentMutation:
 
     @strawberry.mutation(description="Link a KPI (id or key) to an objective's health.")
     async def link_objective_kpi(
-        self, info: Info, id: ObjectiveArg, kpi: Annotated[str, _arg("The KPI's id or key.")]
+        self, info: Info, id: ObjectiveArg, kpi: Annotated[str, arg("The KPI's id or key.")]
     ) -> LinkObjectiveKpiResult:
         async def call(session: AsyncSession, principal: Principal) -> LinkObjectiveKpiPayload:
             row = await service.link_kpi(session, principal, id, KpiLinkCreate(kpi=kpi))
@@ -113,7 +110,7 @@ class AlignmentMutation:
 
     @strawberry.mutation(description="Unlink a KPI (id or key) from an objective.")
     async def unlink_objective_kpi(
-        self, info: Info, id: ObjectiveArg, kpi: Annotated[str, _arg("The KPI's id or key.")]
+        self, info: Info, id: ObjectiveArg, kpi: Annotated[str, arg("The KPI's id or key.")]
     ) -> UnlinkResult:
         async def call(session: AsyncSession, principal: Principal) -> UnlinkPayload:
             await service.unlink_kpi(session, principal, id, kpi)

@@ -39,17 +39,9 @@ from service.graphql.errors import (
     ValidationError,
     run_mutation,
 )
+from service.graphql.types import arg, given
 
 UNSET: Any = strawberry.UNSET
-
-
-def _given(data: object) -> dict[str, Any]:
-    """The input fields the client sent (explicit nulls included), as for a REST PATCH."""
-    return {name: value for name, value in vars(data).items() if value is not strawberry.UNSET}
-
-
-def _arg(description: str) -> Any:
-    return strawberry.argument(description=description)
 
 
 @strawberry.input(description="A new objective.")
@@ -190,7 +182,7 @@ RecordCheckInResult = Annotated[
     strawberry.union("RecordCheckInResult", description="The check-in, or why not."),
 ]
 
-IfMatch = Annotated[str | None, _arg("The `etag` you last read; a stale one changes nothing.")]
+IfMatch = Annotated[str | None, arg("The `etag` you last read; a stale one changes nothing.")]
 
 
 @strawberry.type
@@ -200,7 +192,7 @@ class GoalMutation:
         self, info: Info, input: CreateObjectiveInput
     ) -> CreateObjectiveResult:
         async def call(session: AsyncSession, principal: Principal) -> CreateObjectivePayload:
-            data = ObjectiveCreate(**_given(input))
+            data = ObjectiveCreate(**given(input))
             view = await service.create_objective(session, principal, data)
             return CreateObjectivePayload(objective=ObjectiveNode.of(view.objective))
 
@@ -210,12 +202,12 @@ class GoalMutation:
     async def update_objective(
         self,
         info: Info,
-        id: Annotated[uuid.UUID, _arg("The objective to change.")],
+        id: Annotated[uuid.UUID, arg("The objective to change.")],
         input: UpdateObjectiveInput,
         if_match: IfMatch = None,
     ) -> UpdateObjectiveResult:
         async def call(session: AsyncSession, principal: Principal) -> UpdateObjectivePayload:
-            data = ObjectiveUpdate(**_given(input))
+            data = ObjectiveUpdate(**given(input))
             view = await service.update_objective(session, principal, id, data, if_match)
             return UpdateObjectivePayload(objective=ObjectiveNode.of(view.objective))
 
@@ -225,11 +217,11 @@ class GoalMutation:
     async def create_key_result(
         self,
         info: Info,
-        objective_id: Annotated[uuid.UUID, _arg("The objective it moves.")],
+        objective_id: Annotated[uuid.UUID, arg("The objective it moves.")],
         input: CreateKeyResultInput,
     ) -> CreateKeyResultResult:
         async def call(session: AsyncSession, principal: Principal) -> CreateKeyResultPayload:
-            data = KeyResultCreate(**_given(input))
+            data = KeyResultCreate(**given(input))
             row = await service.create_key_result(session, principal, objective_id, data)
             return CreateKeyResultPayload(key_result=KeyResultNode.of(row))
 
@@ -239,12 +231,12 @@ class GoalMutation:
     async def update_key_result(
         self,
         info: Info,
-        id: Annotated[uuid.UUID, _arg("The key result to change.")],
+        id: Annotated[uuid.UUID, arg("The key result to change.")],
         input: UpdateKeyResultInput,
         if_match: IfMatch = None,
     ) -> UpdateKeyResultResult:
         async def call(session: AsyncSession, principal: Principal) -> UpdateKeyResultPayload:
-            data = KeyResultUpdate(**_given(input))
+            data = KeyResultUpdate(**given(input))
             row = await service.update_key_result(session, principal, id, data, if_match)
             return UpdateKeyResultPayload(key_result=KeyResultNode.of(row))
 
@@ -254,11 +246,11 @@ class GoalMutation:
     async def record_check_in(
         self,
         info: Info,
-        key_result_id: Annotated[uuid.UUID, _arg("The key result observed.")],
+        key_result_id: Annotated[uuid.UUID, arg("The key result observed.")],
         input: RecordCheckInInput,
     ) -> RecordCheckInResult:
         async def call(session: AsyncSession, principal: Principal) -> RecordCheckInPayload:
-            data = CheckInCreate(**_given(input))
+            data = CheckInCreate(**given(input))
             row = await service.record_check_in(session, principal, key_result_id, data)
             return RecordCheckInPayload(check_in=CheckInNode.of(row))
 

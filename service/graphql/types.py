@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import strawberry
 
@@ -66,3 +66,18 @@ def connection(nodes: Sequence[N], rows: Sequence[Row], next_cursor: str | None)
     return Connection(
         edges=edges, page_info=PageInfo(has_next_page=next_cursor is not None, end_cursor=end)
     )
+
+
+def arg(description: str) -> Any:
+    """A documented argument (every GraphQL argument has a description)."""
+    return strawberry.argument(description=description)
+
+
+def optional_field(description: str) -> Any:
+    """An input field the client may omit; omitted stays distinguishable from null."""
+    return strawberry.field(default=strawberry.UNSET, description=description)
+
+
+def given(data: object) -> dict[str, Any]:
+    """The input fields the client sent (explicit nulls included), as for a REST PATCH."""
+    return {name: value for name, value in vars(data).items() if value is not strawberry.UNSET}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -34,6 +34,7 @@ from service.graphql.types import (
     Edge,
     First,
     PageInfo,
+    arg,
     connection,
     page_request,
 )
@@ -204,14 +205,10 @@ class AlertNode:
         return None if row is None else AlertRuleNode.of(row)
 
 
-def _arg(description: str) -> Any:
-    return strawberry.argument(description=description)
-
-
 From = Annotated[
     datetime | None, strawberry.argument(name="from", description="Observed at or after this.")
 ]
-To = Annotated[datetime | None, _arg("Observed before this.")]
+To = Annotated[datetime | None, arg("Observed before this.")]
 
 
 @strawberry.type(name="Kpi", description="A key performance indicator fed by readings.")
@@ -315,8 +312,8 @@ class KpiNode:
     async def series(
         self,
         info: Info,
-        bucket: Annotated[str, _arg("Bucket width: `15m`, `1h`, `1d` or ISO 8601 `PT15M`.")],
-        agg: Annotated[Aggregation, _arg("How to combine a bucket.")] = Aggregation.AVG,
+        bucket: Annotated[str, arg("Bucket width: `15m`, `1h`, `1d` or ISO 8601 `PT15M`.")],
+        agg: Annotated[Aggregation, arg("How to combine a bucket.")] = Aggregation.AVG,
         from_: From = None,
         to: To = None,
     ) -> ReadingSeriesNode:
@@ -348,7 +345,7 @@ class KpiQuery:
 
     @strawberry.field(description="One KPI by id or key; null when it does not exist.")
     async def kpi(
-        self, info: Info, id_or_key: Annotated[str, _arg("The KPI's id or key.")]
+        self, info: Info, id_or_key: Annotated[str, arg("The KPI's id or key.")]
     ) -> KpiNode | None:
         ctx = info.context
         try:
@@ -362,7 +359,7 @@ class KpiQuery:
     async def alerts(
         self,
         info: Info,
-        state: Annotated[State | None, _arg("Only series in this state, e.g. FIRING.")] = None,
+        state: Annotated[State | None, arg("Only series in this state, e.g. FIRING.")] = None,
         first: First = DEFAULT_LIMIT,
         after: After = None,
     ) -> Connection[AlertNode]:

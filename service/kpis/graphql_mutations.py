@@ -28,6 +28,7 @@ from service.graphql.errors import (
     ValidationError,
     run_mutation,
 )
+from service.graphql.types import arg, given, optional_field
 from service.kpis import ingest, repository, rules_service, service
 from service.kpis.evaluation import OnNoData
 from service.kpis.graphql import AlertRuleNode, KpiNode
@@ -43,58 +44,45 @@ from service.kpis.schemas import (
 )
 from service.kpis.thresholds import Operator
 
-UNSET: Any = strawberry.UNSET
-
 strawberry.enum(ItemStatus, name="ReadingStatus", description="What became of one reading.")
-
-
-def _given(data: object) -> dict[str, Any]:
-    """The input fields the client sent (explicit nulls included), as for a REST PATCH."""
-    return {name: value for name, value in vars(data).items() if value is not strawberry.UNSET}
-
-
-def _arg(description: str) -> Any:
-    return strawberry.argument(description=description)
-
-
-def _field(description: str) -> Any:
-    return strawberry.field(default=UNSET, description=description)
 
 
 @strawberry.input(description="A new KPI.")
 class CreateKpiInput:
     key: str = strawberry.field(description="A slug such as `churn-rate`, unique per org.")
     name: str = strawberry.field(description="The name to show (1 to 200 characters).")
-    description: str | None = _field("Longer explanation.")
-    unit: str | None = _field("What the numbers count; defaults to `number`.")
-    owner_id: uuid.UUID | None = _field("Owning person.")
-    team_id: uuid.UUID | None = _field("Owning team.")
-    direction: Direction | None = _field("Defaults to HIGHER_IS_BETTER.")
-    target: float | None = _field("With no alert rule, a default rule breaches past it.")
+    description: str | None = optional_field("Longer explanation.")
+    unit: str | None = optional_field("What the numbers count; defaults to `number`.")
+    owner_id: uuid.UUID | None = optional_field("Owning person.")
+    team_id: uuid.UUID | None = optional_field("Owning team.")
+    direction: Direction | None = optional_field("Defaults to HIGHER_IS_BETTER.")
+    target: float | None = optional_field("With no alert rule, a default rule breaches past it.")
 
 
 @strawberry.input(description="Changes to a KPI; omitted fields stay as they are.")
 class UpdateKpiInput:
-    key: str | None = _field("New key.")
-    name: str | None = _field("New name.")
-    description: str | None = _field("New description.")
-    unit: str | None = _field("New unit.")
-    owner_id: uuid.UUID | None = _field("New owner.")
-    team_id: uuid.UUID | None = _field("New team.")
-    direction: Direction | None = _field("New direction.")
-    target: float | None = _field("New target; moves the default rule.")
+    key: str | None = optional_field("New key.")
+    name: str | None = optional_field("New name.")
+    description: str | None = optional_field("New description.")
+    unit: str | None = optional_field("New unit.")
+    owner_id: uuid.UUID | None = optional_field("New owner.")
+    team_id: uuid.UUID | None = optional_field("New team.")
+    direction: Direction | None = optional_field("New direction.")
+    target: float | None = optional_field("New target; moves the default rule.")
 
 
 @strawberry.input(description="One reading for `ingestReadings`.")
 class ReadingInput:
     kpi: str = strawberry.field(description="The KPI's key or id.")
     value: float = strawberry.field(description="A finite number.")
-    observed_at: datetime | None = _field("When it was true, with an offset; defaults to now.")
-    source: str | None = _field("Who sent it; defaults to the API key's name.")
+    observed_at: datetime | None = optional_field(
+        "When it was true, with an offset; defaults to now."
+    )
+    source: str | None = optional_field("Who sent it; defaults to the API key's name.")
 
     def raw(self) -> dict[str, Any]:
         """The item as REST's ``POST /v1/readings`` receives it."""
-        item = _given(self)
+        item = given(self)
         if isinstance(item.get("observed_at"), datetime):
             item["observed_at"] = item["observed_at"].isoformat()
         return item
@@ -102,52 +90,54 @@ class ReadingInput:
 
 @strawberry.input(description="A new alert rule; thresholds are numbers or `{lo, hi}` bands.")
 class CreateAlertRuleInput:
-    name: str | None = _field("A label; defaults to `breach`.")
-    enabled: bool | None = _field("Defaults to true.")
+    name: str | None = optional_field("A label; defaults to `breach`.")
+    enabled: bool | None = optional_field("Defaults to true.")
     operator: Operator = strawberry.field(description="The comparison that breaches.")
-    warning: JSON | None = _field("Warning threshold.")
-    critical: JSON | None = _field("Critical threshold.")
-    warning_recovery: JSON | None = _field("Where warning recovers.")
-    critical_recovery: JSON | None = _field("Where critical recovers.")
-    aggregation: Aggregation | None = _field("How the window is combined; defaults to LAST.")
-    window: str | None = _field("ISO 8601 duration; defaults to PT5M.")
-    min_samples: int | None = _field("Readings needed in the window; defaults to 1.")
-    pending_for: str | None = _field("ISO 8601: breach this long before firing.")
-    keep_firing_for: str | None = _field("ISO 8601: stay firing this long.")
-    no_data_after: str | None = _field("ISO 8601; defaults to 2 x window.")
-    on_no_data: OnNoData | None = _field("What missing data does; defaults to NO_DATA.")
-    max_lateness: str | None = _field("ISO 8601: how late readings still count.")
-    renotify_interval: str | None = _field("ISO 8601 between reminders.")
-    muted_until: datetime | None = _field("No notifications until then.")
-    labels: JSON | None = _field("String labels carried by its alerts.")
-    annotations: JSON | None = _field("String annotations, e.g. `summary`.")
+    warning: JSON | None = optional_field("Warning threshold.")
+    critical: JSON | None = optional_field("Critical threshold.")
+    warning_recovery: JSON | None = optional_field("Where warning recovers.")
+    critical_recovery: JSON | None = optional_field("Where critical recovers.")
+    aggregation: Aggregation | None = optional_field(
+        "How the window is combined; defaults to LAST."
+    )
+    window: str | None = optional_field("ISO 8601 duration; defaults to PT5M.")
+    min_samples: int | None = optional_field("Readings needed in the window; defaults to 1.")
+    pending_for: str | None = optional_field("ISO 8601: breach this long before firing.")
+    keep_firing_for: str | None = optional_field("ISO 8601: stay firing this long.")
+    no_data_after: str | None = optional_field("ISO 8601; defaults to 2 x window.")
+    on_no_data: OnNoData | None = optional_field("What missing data does; defaults to NO_DATA.")
+    max_lateness: str | None = optional_field("ISO 8601: how late readings still count.")
+    renotify_interval: str | None = optional_field("ISO 8601 between reminders.")
+    muted_until: datetime | None = optional_field("No notifications until then.")
+    labels: JSON | None = optional_field("String labels carried by its alerts.")
+    annotations: JSON | None = optional_field("String annotations, e.g. `summary`.")
 
 
 @strawberry.input(description="Changes to an alert rule; thresholds are checked as a whole.")
 class UpdateAlertRuleInput:
-    name: str | None = _field("New name.")
-    enabled: bool | None = _field("Enable or disable.")
-    operator: Operator | None = _field("New operator.")
-    warning: JSON | None = _field("New warning threshold.")
-    critical: JSON | None = _field("New critical threshold.")
-    warning_recovery: JSON | None = _field("New warning recovery.")
-    critical_recovery: JSON | None = _field("New critical recovery.")
-    aggregation: Aggregation | None = _field("New aggregation.")
-    window: str | None = _field("New window (ISO 8601).")
-    min_samples: int | None = _field("New minimum samples.")
-    pending_for: str | None = _field("New pending duration (ISO 8601).")
-    keep_firing_for: str | None = _field("New keep-firing duration (ISO 8601).")
-    no_data_after: str | None = _field("New no-data duration (ISO 8601).")
-    on_no_data: OnNoData | None = _field("New no-data behaviour.")
-    max_lateness: str | None = _field("New lateness (ISO 8601).")
-    renotify_interval: str | None = _field("New reminder interval (ISO 8601).")
-    muted_until: datetime | None = _field("Mute until then.")
-    labels: JSON | None = _field("New labels.")
-    annotations: JSON | None = _field("New annotations.")
+    name: str | None = optional_field("New name.")
+    enabled: bool | None = optional_field("Enable or disable.")
+    operator: Operator | None = optional_field("New operator.")
+    warning: JSON | None = optional_field("New warning threshold.")
+    critical: JSON | None = optional_field("New critical threshold.")
+    warning_recovery: JSON | None = optional_field("New warning recovery.")
+    critical_recovery: JSON | None = optional_field("New critical recovery.")
+    aggregation: Aggregation | None = optional_field("New aggregation.")
+    window: str | None = optional_field("New window (ISO 8601).")
+    min_samples: int | None = optional_field("New minimum samples.")
+    pending_for: str | None = optional_field("New pending duration (ISO 8601).")
+    keep_firing_for: str | None = optional_field("New keep-firing duration (ISO 8601).")
+    no_data_after: str | None = optional_field("New no-data duration (ISO 8601).")
+    on_no_data: OnNoData | None = optional_field("New no-data behaviour.")
+    max_lateness: str | None = optional_field("New lateness (ISO 8601).")
+    renotify_interval: str | None = optional_field("New reminder interval (ISO 8601).")
+    muted_until: datetime | None = optional_field("Mute until then.")
+    labels: JSON | None = optional_field("New labels.")
+    annotations: JSON | None = optional_field("New annotations.")
 
 
 def _rule_fields(data: object) -> dict[str, Any]:
-    values = _given(data)
+    values = given(data)
     if isinstance(values.get("muted_until"), datetime):
         values["muted_until"] = values["muted_until"].isoformat()
     return values
@@ -279,9 +269,9 @@ DeleteAlertRuleResult = Annotated[
     strawberry.union("DeleteAlertRuleResult", description="The deleted id, or why not."),
 ]
 
-KpiRef = Annotated[str, _arg("The KPI's id or key.")]
-RuleId = Annotated[uuid.UUID, _arg("The rule's id.")]
-IfMatch = Annotated[str | None, _arg("The `etag` you last read; a stale one changes nothing.")]
+KpiRef = Annotated[str, arg("The KPI's id or key.")]
+RuleId = Annotated[uuid.UUID, arg("The rule's id.")]
+IfMatch = Annotated[str | None, arg("The `etag` you last read; a stale one changes nothing.")]
 
 
 @strawberry.type
@@ -289,7 +279,7 @@ class KpiMutation:
     @strawberry.mutation(description="Create a KPI; a `target` brings a default alert rule.")
     async def create_kpi(self, info: Info, input: CreateKpiInput) -> CreateKpiResult:
         async def call(session: AsyncSession, principal: Principal) -> CreateKpiPayload:
-            row = await service.create_kpi(session, principal, KpiCreate(**_given(input)))
+            row = await service.create_kpi(session, principal, KpiCreate(**given(input)))
             return CreateKpiPayload(kpi=KpiNode.of(row))
 
         return await run_mutation(info, call)  # type: ignore[return-value]
@@ -299,7 +289,7 @@ class KpiMutation:
         self, info: Info, id_or_key: KpiRef, input: UpdateKpiInput, if_match: IfMatch = None
     ) -> UpdateKpiResult:
         async def call(session: AsyncSession, principal: Principal) -> UpdateKpiPayload:
-            data = KpiUpdate(**_given(input))
+            data = KpiUpdate(**given(input))
             row = await service.update_kpi(session, principal, id_or_key, data, if_match)
             return UpdateKpiPayload(kpi=KpiNode.of(row))
 
@@ -324,8 +314,8 @@ class KpiMutation:
     async def ingest_readings(
         self,
         info: Info,
-        readings: Annotated[list[ReadingInput], _arg("The readings, each naming its KPI.")],
-        atomic: Annotated[bool, _arg("Refuse all when any is refused.")] = False,
+        readings: Annotated[list[ReadingInput], arg("The readings, each naming its KPI.")],
+        atomic: Annotated[bool, arg("Refuse all when any is refused.")] = False,
     ) -> IngestReadingsResult:
         raw = [reading.raw() for reading in readings]
 

@@ -8,7 +8,7 @@ and ``POST /v1/key-results/{id}/promote-to-kpi``.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,16 +22,13 @@ from service.graphql.errors import (
     ValidationError,
     run_mutation,
 )
+from service.graphql.types import arg
 from service.kpis.graphql import KpiNode
 from service.planning import service
 from service.planning.lint import Check
 from service.planning.schemas import PromoteCreate, RolloverCreate
 
 strawberry.enum(Check, name="LintCheck", description="Which common OKR mistake.")
-
-
-def _arg(description: str) -> Any:
-    return strawberry.argument(description=description)
 
 
 @strawberry.type(description="One common mistake found in a cycle.")
@@ -46,7 +43,7 @@ class LintFinding:
 class PlanningQuery:
     @strawberry.field(description="The seeds' common OKR mistakes in a cycle, like REST's lint.")
     async def cycle_lint(
-        self, info: Info, cycle_id: Annotated[uuid.UUID, _arg("The cycle to check.")]
+        self, info: Info, cycle_id: Annotated[uuid.UUID, arg("The cycle to check.")]
     ) -> list[LintFinding]:
         ctx = info.context
         async with ctx.db_lock:
@@ -102,7 +99,7 @@ class PlanningMutation:
     async def rollover_cycle(
         self,
         info: Info,
-        cycle_id: Annotated[uuid.UUID, _arg("The cycle to copy from.")],
+        cycle_id: Annotated[uuid.UUID, arg("The cycle to copy from.")],
         input: RolloverCycleInput,
     ) -> RolloverCycleResult:
         async def call(session: AsyncSession, principal: Principal) -> RolloverCyclePayload:
@@ -130,9 +127,9 @@ class PlanningMutation:
     async def promote_key_result_to_kpi(
         self,
         info: Info,
-        key_result_id: Annotated[uuid.UUID, _arg("The key result.")],
-        key: Annotated[str, _arg("The new KPI's key.")],
-        name: Annotated[str | None, _arg("Defaults to the key result's title.")] = None,
+        key_result_id: Annotated[uuid.UUID, arg("The key result.")],
+        key: Annotated[str, arg("The new KPI's key.")],
+        name: Annotated[str | None, arg("Defaults to the key result's title.")] = None,
     ) -> PromoteKeyResultResult:
         async def call(session: AsyncSession, principal: Principal) -> PromoteKeyResultPayload:
             data = PromoteCreate(key=key, name=name)

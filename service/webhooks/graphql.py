@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,26 +33,15 @@ from service.graphql.types import (
     First,
     Id,
     PageInfo,
+    arg,
     connection,
+    given,
+    optional_field,
     page_request,
 )
 from service.models import Event, WebhookEndpoint, WebhookMessage
 from service.webhooks import service
 from service.webhooks.schemas import SecretRotate, WebhookEndpointCreate, WebhookEndpointUpdate
-
-UNSET: Any = strawberry.UNSET
-
-
-def _arg(description: str) -> Any:
-    return strawberry.argument(description=description)
-
-
-def _field(description: str) -> Any:
-    return strawberry.field(default=UNSET, description=description)
-
-
-def _given(data: object) -> dict[str, Any]:
-    return {name: value for name, value in vars(data).items() if value is not strawberry.UNSET}
 
 
 @strawberry.type(name="WebhookEndpoint", description="Where events are delivered (no secret).")
@@ -142,8 +131,8 @@ class WebhookQuery:
     async def events(
         self,
         info: Info,
-        type: Annotated[str | None, _arg("An exact type or a prefix like `kpi.*`.")] = None,
-        since: Annotated[datetime | None, _arg("Recorded at or after.")] = None,
+        type: Annotated[str | None, arg("An exact type or a prefix like `kpi.*`.")] = None,
+        since: Annotated[datetime | None, arg("Recorded at or after.")] = None,
         first: First = DEFAULT_LIMIT,
         after: After = None,
     ) -> Connection[EventNode]:
@@ -161,7 +150,7 @@ class WebhookQuery:
 
     @strawberry.field(description="One event's deliveries per endpoint; empty if unknown.")
     async def event_deliveries(
-        self, info: Info, event_id: Annotated[str, _arg("The event's id.")]
+        self, info: Info, event_id: Annotated[str, arg("The event's id.")]
     ) -> list[DeliveryNode]:
         ctx = info.context
         try:
@@ -175,17 +164,17 @@ class WebhookQuery:
 @strawberry.input(description="A new webhook endpoint.")
 class CreateWebhookEndpointInput:
     url: str = strawberry.field(description="https URL, vetted against SSRF.")
-    description: str | None = _field("What it is for.")
-    event_types: list[str] | None = _field("Types or prefixes such as `kpi.*`; none = all.")
-    disabled: bool | None = _field("Register it disabled.")
-    secret: str | None = _field("Your own `whsec_` secret; generated if absent.")
+    description: str | None = optional_field("What it is for.")
+    event_types: list[str] | None = optional_field("Types or prefixes such as `kpi.*`; none = all.")
+    disabled: bool | None = optional_field("Register it disabled.")
+    secret: str | None = optional_field("Your own `whsec_` secret; generated if absent.")
 
 
 @strawberry.input(description="Changes to a webhook endpoint.")
 class UpdateWebhookEndpointInput:
-    url: str | None = _field("New URL (vetted again).")
-    description: str | None = _field("New description.")
-    event_types: list[str] | None = _field("New event types.")
+    url: str | None = optional_field("New URL (vetted again).")
+    description: str | None = optional_field("New description.")
+    event_types: list[str] | None = optional_field("New event types.")
 
 
 @strawberry.type(description="The endpoint created, and its secret: shown this once.")
@@ -227,7 +216,7 @@ RotateWebhookSecretResult = Annotated[
     RotateWebhookSecretPayload | Errors,
     strawberry.union("RotateWebhookSecretResult", description="The new secret, or why not."),
 ]
-IfMatch = Annotated[str | None, _arg("The `etag` you last read; a stale one changes nothing.")]
+IfMatch = Annotated[str | None, arg("The `etag` you last read; a stale one changes nothing.")]
 
 
 @strawberry.type
@@ -239,7 +228,7 @@ class WebhookMutation:
         policy = info.context.url_policy
 
         async def call(session: AsyncSession, principal: Principal) -> CreateWebhookEndpointPayload:
-            values = {k: v for k, v in _given(input).items() if v is not None}
+            values = {k: v for k, v in given(input).items() if v is not None}
             data = WebhookEndpointCreate(**values)
             row, secret = await service.create_endpoint(session, principal, data, policy)
             return CreateWebhookEndpointPayload(
@@ -255,7 +244,7 @@ class WebhookMutation:
         policy = info.context.url_policy
 
         async def call(session: AsyncSession, principal: Principal) -> WebhookEndpointPayload:
-            data = WebhookEndpointUpdate(**_given(input))
+            data = WebhookEndpointUpdate(**given(input))
             row = await service.update_endpoint(session, principal, id, data, if_match, policy)
             return WebhookEndpointPayload(webhook_endpoint=WebhookEndpointNode.of(row))
 
@@ -263,7 +252,7 @@ class WebhookMutation:
 
     @strawberry.mutation(description="Enable or disable a webhook endpoint.")
     async def set_webhook_endpoint_disabled(
-        self, info: Info, id: Id, disabled: Annotated[bool, _arg("True to stop delivery.")]
+        self, info: Info, id: Id, disabled: Annotated[bool, arg("True to stop delivery.")]
     ) -> WebhookEndpointResult:
         async def call(session: AsyncSession, principal: Principal) -> WebhookEndpointPayload:
             row = await service.set_disabled(session, principal, id, disabled)
@@ -287,7 +276,7 @@ class WebhookMutation:
         info: Info,
         id: Id,
         grace_period_seconds: Annotated[
-            int, _arg("0 to 604800; the old key signs meanwhile.")
+            int, arg("0 to 604800; the old key signs meanwhile.")
         ] = 86_400,
     ) -> RotateWebhookSecretResult:
         async def call(session: AsyncSession, principal: Principal) -> RotateWebhookSecretPayload:
