@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.pagination import PageRequest, decode_keyset
 from service.models import Event, WebhookMessage
+from service.webhooks.repository import NOTIFY
 
 
 async def list_events(
@@ -81,5 +82,5 @@ async def queue_redelivery(
     )
     status = (await session.execute(stmt)).scalar_one_or_none()
     if status is not None:
-        await session.execute(text("SELECT pg_notify('webhook_messages', '')"))
+        await session.execute(NOTIFY)
     return status

@@ -9,7 +9,7 @@ receiver's ``Retry-After`` asks (within a cap).
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -98,7 +98,3 @@ def retry_after_delay(value: str | None, now: datetime) -> timedelta | None:
 def should_auto_disable(failing_since: datetime | None, now: datetime, after: timedelta) -> bool:
     """Disable only after ``after`` of continuous failure; any success resets the clock."""
     return failing_since is not None and now - failing_since >= after
-
-
-def header_value(headers: Mapping[str, str], name: str) -> str | None:
-    return next((v for k, v in headers.items() if k.lower() == name), None)

@@ -8,11 +8,12 @@ from datetime import datetime
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.common.pagination import PageRequest, decode_keyset
+from service.common.pagination import PageRequest, decode_cursor
 from service.common.repository import get_scoped, list_scoped
 from service.models import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookSecret
 
 MAX_OLD_SECRETS = 10
+# Wakes dispatchers at commit (they poll anyway); the channel the trigger notifies too.
 NOTIFY = text("SELECT pg_notify('webhook_messages', '')")
 
 
@@ -137,8 +138,7 @@ async def list_attempts(
         WebhookAttempt.endpoint_id == endpoint_id,
     )
     if page.cursor:
-        moment, tiebreak = decode_keyset(page.cursor)
-        ident = _uuid_or_none(tiebreak)
+        moment, ident = decode_cursor(page.cursor)
         stmt = stmt.where(
             or_(
                 WebhookAttempt.started_at < moment,
@@ -147,12 +147,3 @@ async def list_attempts(
         )
     stmt = stmt.order_by(WebhookAttempt.started_at.desc(), WebhookAttempt.id.desc())
     return list((await session.scalars(stmt.limit(page.limit + 1))).all())
-
-
-def _uuid_or_none(text_value: str) -> uuid.UUID:
-    from service.errors import BadRequest
-
-    try:
-        return uuid.UUID(text_value)
-    except ValueError as exc:
-        raise BadRequest("The cursor is not one this service issued.") from exc

@@ -17,7 +17,7 @@ import httpx
 
 from service import __version__
 from service.webhooks import signing, ssrf
-from service.webhooks.policy import Result, header_value
+from service.webhooks.policy import Result
 
 USER_AGENT = f"Meridian-Webhooks/{__version__}"
 
@@ -134,7 +134,7 @@ async def _post(
     result = Result(
         response.status_code,
         retry_after=response.headers.get("retry-after"),
-        delivery_directive=header_value(response.headers, "webhook-delivery"),
+        delivery_directive=response.headers.get("webhook-delivery"),
     )
     return Sent(result, _ms(started), body)
 
