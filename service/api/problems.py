@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -97,8 +98,15 @@ def _reason(status: int) -> str:
     return HTTPStatus(status).phrase
 
 
+def _sqlstate(exc: Exception) -> str:
+    """The SQLSTATE of a database error, wrapped by SQLAlchemy or raised by asyncpg itself
+    (the hot paths talk to asyncpg directly, see ``kpis/readings_repository.py``)."""
+    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return str(state or "")
+
+
 async def _integrity_error(request: Request, exc: Exception) -> Response:
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    sqlstate = _sqlstate(exc)
     if sqlstate == "23505":
         error: ServiceError = Conflict(
             "A resource with these unique values already exists.", scim_type="uniqueness"
@@ -122,7 +130,9 @@ async def _database_down(request: Request, exc: Exception) -> Response:
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    sqlstate = _sqlstate(exc)
+    if sqlstate.startswith("23"):
+        return await _integrity_error(request, exc)
     if sqlstate.startswith(("08", "57P")):
         return await _database_down(request, exc)
     if sqlstate in ("40001", "40P01"):  # serialization failure, deadlock: safe to retry
@@ -160,6 +170,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(InterfaceError, _database_down)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(asyncpg.PostgresError, _database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _database_down)
     app.add_exception_handler(ConnectionError, _database_down)
     app.add_exception_handler(NotModified, _not_modified)
     app.add_exception_handler(Exception, _unexpected)
