@@ -48,6 +48,9 @@ def running_server(
     workers = workers or default_workers()
     data_dir = tempfile.mkdtemp(prefix="meridian-bench-")
     env = {
+        # Benchmarks measure the service, not the limiter: off unless the environment or
+        # extra_env sets it (or raises MERIDIAN_RATE_LIMIT_PER_SECOND and _BURST instead).
+        "MERIDIAN_RATE_LIMIT_ENABLED": "false",
         **os.environ,
         "MERIDIAN_DATA_DIR": data_dir,
         "MERIDIAN_LOG_LEVEL": "WARNING",

@@ -14,6 +14,7 @@ from service import __version__
 from service.alignment.router import router as alignment_router
 from service.api import openapi, problems
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.api.ratelimit import RateLimiter
 from service.auth.router import router as api_keys_router
 from service.config import Settings, get_settings
 from service.cycles.router import router as cycles_router
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         default_response_class=JSONResponse,
     )
     app.state.settings = settings
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
     app.state.url_policy = UrlPolicy(
         allow_http=settings.webhook_allow_http,
         allowlist=parse_allowlist(settings.webhook_allowed_networks),

@@ -85,6 +85,7 @@ def _serve(host: str, port: int, workers: int, *, migrate: bool) -> int:
     if migrate:
         upgrade(url)
     os.environ["MERIDIAN_DATABASE_URL"] = url
+    os.environ["MERIDIAN_WORKERS"] = str(workers)  # each worker enforces 1/N of the rate limits
     logger.info(
         "serving",
         extra={

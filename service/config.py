@@ -28,6 +28,22 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    workers: int = Field(
+        default=1,
+        gt=0,
+        description="Server processes sharing the rate limits; `meridian serve` sets it.",
+    )
+    rate_limit_enabled: bool = Field(default=True, description="Refuse keys over their rate.")
+    rate_limit_per_second: float = Field(
+        default=50.0, gt=0, description="Requests a second one API key may sustain."
+    )
+    rate_limit_burst: float = Field(
+        default=100.0, ge=1, description="Requests one API key may send at once."
+    )
+    rate_limit_ingest_per_second: float = Field(
+        default=200.0, gt=0, description="Readings posts (`POST .../readings`) a second, per key."
+    )
+    rate_limit_ingest_burst: float = Field(default=400.0, ge=1)
     db_pool_size: int = Field(default=10, gt=0)
     db_max_overflow: int = Field(default=10, ge=0)
     pace_on_track: float = Field(default=0.7, gt=0, le=1)

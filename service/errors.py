@@ -10,6 +10,7 @@ ServiceError                     500 unless a subclass says otherwise
 ├── PreconditionFailed           412 If-Match names an old version
 ├── PayloadTooLarge              413 a body over the configured limit
 ├── ValidationFailed             422 well-formed but breaks a rule
+├── TooManyRequests              429 the API key is over its rate limit (with Retry-After)
 └── ServiceUnavailable           503 the database cannot be reached
 """
 
@@ -95,6 +96,14 @@ class ValidationFailed(ServiceError):
     @classmethod
     def on(cls, field: str, message: str) -> ValidationFailed:
         return cls(message, errors=[{"loc": field.split("."), "msg": message}])
+
+
+class TooManyRequests(ServiceError):
+    status, title, code = 429, "Too Many Requests", "rate_limited"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class ServiceUnavailable(ServiceError):

@@ -42,6 +42,7 @@ def settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         run_background=False,
+        rate_limit_enabled=False,  # tests/test_ratelimit.py turns it on
         # Webhooks go to local receivers: loopback is allowlisted, nothing else is.
         webhook_allow_http=True,
         webhook_allowed_networks="127.0.0.0/8,::1/128",

@@ -31,6 +31,7 @@ async def get_principal(
 ) -> Principal:
     principal = await authenticate(session, request.headers.get("authorization"))
     request.state.principal = principal
+    request.app.state.rate_limiter.check(request, principal)
     return principal
 
 

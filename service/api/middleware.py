@@ -12,6 +12,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
+from service.api.ratelimit import response_headers
 from service.errors import PayloadTooLarge
 from service.logs import request_id_var
 
@@ -20,7 +21,9 @@ access_log = logging.getLogger("meridian.access")
 
 
 class RequestContextMiddleware:
-    """Honours a sane ``X-Request-ID`` (or makes one), returns it, logs and counts the request."""
+    """Honours a sane ``X-Request-ID`` (or makes one), returns it, logs and counts the request.
+    A keyed request's response also gets its ``RateLimit-*`` fields here, whatever produced
+    it (a model, a raw ``Response``, a problem)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,6 +46,7 @@ class RequestContextMiddleware:
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode()),
+                    *response_headers(scope.get("state") or {}),
                 ]
             await send(message)
 

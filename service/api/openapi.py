@@ -39,6 +39,7 @@ def problem_responses() -> dict[int | str, dict[str, Any]]:
         412: "If-Match is stale",
         413: "Body too large",
         422: "Invalid input",
+        429: "The API key is over its rate limit; retry after `Retry-After` seconds",
         503: "The database is unavailable; retry after `Retry-After` seconds",
     }
     content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
