@@ -86,6 +86,8 @@ async def test_serve_with_two_workers_answers_and_stops_cleanly(
     assert statuses == [200] * 8, errors
     assert process.returncode == 0, "".join(log) + rest.decode()
     assert all(r.json()["created"] == 1 for r in answers)
+    # Each of the two workers enforces half of the readings bucket (400 by default).
+    assert {r.headers["ratelimit-limit"] for r in answers} == {"200"}
     assert len(listed.json()["items"]) == 8
 
 
