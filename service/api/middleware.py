@@ -7,11 +7,11 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
+from service.api.problems import error_document
 from service.api.ratelimit import response_headers
 from service.errors import PayloadTooLarge
 from service.logs import request_id_var
@@ -117,14 +117,14 @@ class BodyLimitMiddleware:
 
 
 async def _send_problem(send: Send, scope: Scope, error: PayloadTooLarge) -> None:
-    body: dict[str, Any] = error.problem(instance=scope["path"])
+    body, media_type = error_document(error, scope["path"])
     payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
             "status": error.status,
             "headers": [
-                (b"content-type", b"application/problem+json"),
+                (b"content-type", media_type.encode()),
                 (b"content-length", str(len(payload)).encode()),
                 (b"connection", b"close"),
             ],

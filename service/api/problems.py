@@ -39,20 +39,26 @@ class ScimResponse(JSONResponse):
     media_type = SCIM_JSON
 
 
-def problem_response(error: ServiceError, request: Request) -> JSONResponse:
-    """A problem, or under ``/scim/`` the SCIM error schema identity providers expect."""
-    if request.url.path.startswith(SCIM_PREFIX):
-        body: dict[str, object] = {
+def error_document(error: ServiceError, path: str) -> tuple[dict[str, Any], str]:
+    """A problem, or under ``/scim/`` the SCIM error schema identity providers expect; with
+    its media type. Also used by ASGI middleware that answers before routing."""
+    if path.startswith(SCIM_PREFIX):
+        body: dict[str, Any] = {
             "schemas": [SCIM_ERROR],
             "status": str(error.status),
             "detail": error.detail,
         }
         if error.scim_type:
             body["scimType"] = error.scim_type
-        return ScimResponse(body, status_code=error.status, headers=error.headers)
-    return ProblemResponse(
-        error.problem(instance=request.url.path), status_code=error.status, headers=error.headers
-    )
+        return body, SCIM_JSON
+    return error.problem(instance=path), PROBLEM_JSON
+
+
+def problem_response(error: ServiceError, request: Request) -> JSONResponse:
+    """A problem, or under ``/scim/`` the SCIM error schema identity providers expect."""
+    body, media_type = error_document(error, request.url.path)
+    response_class = ScimResponse if media_type == SCIM_JSON else ProblemResponse
+    return response_class(body, status_code=error.status, headers=error.headers)
 
 
 async def _service_error(request: Request, exc: Exception) -> Response:

@@ -8,6 +8,12 @@ See ``service.graphql.context`` for the concurrency policy (one session, one loc
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from cross_web import HTTPException
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 from strawberry.fastapi import GraphQLRouter
 
 from service.api.uow import UnitOfWorkRoute
@@ -19,9 +25,32 @@ schema = build_schema(get_settings())
 """The schema with the environment's limits; its SDL is committed as openapi/schema.graphql."""
 
 
+class MeridianGraphQLRouter(GraphQLRouter[Context, None]):
+    """Strawberry's router, but a request it cannot run (not JSON, no query, JSON nested
+    past Python's recursion limit) gets a GraphQL-over-HTTP ``{"errors": [...]}`` JSON body
+    with its 4xx status, not Strawberry's plain text, and never a 500."""
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError as exc:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from exc
+
+    async def run(  # type: ignore[override]
+        self, request: Request, context: Any = None, root_value: Any = None
+    ) -> Response:
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except HTTPException as exc:
+            return JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                status_code=exc.status_code,
+            )
+
+
 def graphql_router(settings: Settings | None = None) -> GraphQLRouter[Context, None]:
     app_schema = schema if settings is None else build_schema(settings)
-    return GraphQLRouter(
+    return MeridianGraphQLRouter(
         app_schema,
         context_getter=get_context,
         route_class=UnitOfWorkRoute,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from service.common.schemas import (
+    CleanText,
     InputDateTime,
     InputModel,
     LongText,
@@ -37,7 +38,7 @@ class KpiCreate(InputModel):
     key: KpiKey = Field(description="A slug integrations use instead of the id, e.g. `churn-rate`.")
     name: Name
     description: LongText | None = None
-    unit: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "number"
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=32), CleanText] = "number"
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     direction: Direction = Direction.HIGHER_IS_BETTER
@@ -50,7 +51,7 @@ class KpiUpdate(InputModel):
     key: KpiKey | None = None
     name: Name | None = None
     description: LongText | None = None
-    unit: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=32), CleanText] | None = None
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     direction: Direction | None = None
@@ -81,8 +82,8 @@ class KpiRead(OutputModel):
 class ReadingIn(InputModel):
     value: float = Field(description="A finite number.")
     observed_at: InputDateTime | None = Field(default=None, description="Defaults to now.")
-    source: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
-        default=None, description="Defaults to the API key's name."
+    source: Annotated[str, StringConstraints(min_length=1, max_length=200), CleanText] | None = (
+        Field(default=None, description="Defaults to the API key's name.")
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from service.common.schemas import no_control_characters
 from service.models import Person, Team
 from service.scim.discovery import CORE_GROUP, CORE_USER, ENTERPRISE_USER
 from service.scim.filter import attribute
@@ -180,7 +181,7 @@ def _list_of_objects(value: Any) -> bool:
 
 def _text(data: dict[str, Any], name: str, *, required: bool = False) -> str | None:
     value = attribute(data, name)
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise InvalidResource(f"`{name}` is required.")
         return None
@@ -188,7 +189,10 @@ def _text(data: dict[str, Any], name: str, *, required: bool = False) -> str | N
         raise InvalidResource(f"`{name}` is a string.")
     if len(value) > MAX_NAME:
         raise InvalidResource(f"`{name}` is at most {MAX_NAME} characters.")
-    return value
+    try:
+        return no_control_characters(value)
+    except ValueError as exc:
+        raise InvalidResource(f"`{name}` {exc}.") from exc
 
 
 def _boolean(value: Any, name: str, *, default: bool) -> bool:

@@ -37,7 +37,7 @@ def _base(request: Request) -> str:
 async def _body(request: Request) -> Any:
     try:
         return json.loads(await request.body())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise BadRequest("The body is not valid JSON.", scim_type="invalidSyntax") from exc
 
 
