@@ -17,7 +17,7 @@ from service.alignment.schemas import (
     LinkRead,
 )
 from service.alignment.views import graph_json
-from service.api.deps import PrincipalDep, SessionDep
+from service.api.deps import ReadPrincipal, SessionDep, WritePrincipal
 from service.api.uow import domain_router
 from service.models.base import utcnow
 
@@ -26,7 +26,7 @@ router = domain_router(tags=["alignment"])
 
 @router.get("/objectives/{objective_id}/parents", operation_id="listObjectiveParents")
 async def list_parents(
-    session: SessionDep, principal: PrincipalDep, objective_id: uuid.UUID
+    session: SessionDep, principal: ReadPrincipal, objective_id: uuid.UUID
 ) -> list[LinkRead]:
     """The objectives this one aligns to, with the link's weight and kind."""
     links = await service.list_links(session, principal, objective_id, parents=True)
@@ -35,7 +35,7 @@ async def list_parents(
 
 @router.get("/objectives/{objective_id}/children", operation_id="listObjectiveChildren")
 async def list_children(
-    session: SessionDep, principal: PrincipalDep, objective_id: uuid.UUID
+    session: SessionDep, principal: ReadPrincipal, objective_id: uuid.UUID
 ) -> list[LinkRead]:
     """The objectives aligned to this one, with the link's weight and kind."""
     links = await service.list_links(session, principal, objective_id, parents=False)
@@ -48,7 +48,7 @@ async def list_children(
     operation_id="linkObjectiveParent",
 )
 async def link_parent(
-    session: SessionDep, principal: PrincipalDep, objective_id: uuid.UUID, body: LinkCreate
+    session: SessionDep, principal: WritePrincipal, objective_id: uuid.UUID, body: LinkCreate
 ) -> LinkRead:
     """Align this objective to a parent (any team or cycle; several parents allowed).
     A link that would close a cycle is a `409` naming the path; one deeper than
@@ -63,7 +63,7 @@ async def link_parent(
     operation_id="unlinkObjectiveParent",
 )
 async def unlink_parent(
-    session: SessionDep, principal: PrincipalDep, objective_id: uuid.UUID, parent_id: uuid.UUID
+    session: SessionDep, principal: WritePrincipal, objective_id: uuid.UUID, parent_id: uuid.UUID
 ) -> None:
     """Remove the link from this objective to a parent."""
     await service.unlink_parent(session, principal, objective_id, parent_id)
@@ -71,7 +71,7 @@ async def unlink_parent(
 
 @router.get("/objectives/{objective_id}/kpis", operation_id="listObjectiveKpis")
 async def list_kpis(
-    session: SessionDep, principal: PrincipalDep, objective_id: uuid.UUID
+    session: SessionDep, principal: ReadPrincipal, objective_id: uuid.UUID
 ) -> list[KpiLinkRead]:
     """The KPIs this objective stands on."""
     links = await service.list_kpi_links(session, principal, objective_id)
@@ -84,7 +84,7 @@ async def list_kpis(
     operation_id="linkObjectiveKpi",
 )
 async def link_kpi(
-    session: SessionDep, principal: PrincipalDep, objective_id: uuid.UUID, body: KpiLinkCreate
+    session: SessionDep, principal: WritePrincipal, objective_id: uuid.UUID, body: KpiLinkCreate
 ) -> KpiLinkRead:
     """Link a KPI (by id or key): its alert state then shows in the objective's `health`."""
     link = await service.link_kpi(session, principal, objective_id, body)
@@ -97,7 +97,7 @@ async def link_kpi(
     operation_id="unlinkObjectiveKpi",
 )
 async def unlink_kpi(
-    session: SessionDep, principal: PrincipalDep, objective_id: uuid.UUID, kpi_ref: str
+    session: SessionDep, principal: WritePrincipal, objective_id: uuid.UUID, kpi_ref: str
 ) -> None:
     """Unlink a KPI (by id or key) from the objective."""
     await service.unlink_kpi(session, principal, objective_id, kpi_ref)
@@ -110,7 +110,7 @@ async def unlink_kpi(
 )
 async def get_tree(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     objective_id: uuid.UUID,
     direction: Annotated[Direction, Query(description="`down` to children, `up` to parents.")] = (
         Direction.DOWN
@@ -128,7 +128,7 @@ async def get_tree(
 @router.get("/alignment", operation_id="getAlignment", response_model=AlignmentRead)
 async def get_alignment(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     cycle_id: Annotated[
         uuid.UUID | None, Query(description="Only this cycle's objectives.")
     ] = None,

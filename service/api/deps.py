@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.keys import Principal
-from service.auth.service import authenticate
+from service.auth.keys import Principal, Scope
+from service.auth.service import authenticate, require
 from service.common.pagination import PageRequest, page_params
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer mrd_...`")
@@ -36,4 +36,27 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+"""The caller, any scope: for plumbing (GraphQL's context, idempotency). Routes declare the
+scope they need with one of the aliases below instead."""
+
+
+class ScopeGuard:
+    """A route's declared scope: authenticates (once per request: it depends on the cached
+    ``get_principal``) and refuses a key without ``scope`` with 403 before the body is used.
+    Services check the same scope again first thing, which is what GraphQL relies on;
+    tests/test_scopes.py reads ``scope`` off every route and checks both agree."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    async def __call__(self, principal: PrincipalDep) -> Principal:
+        require(principal, self.scope)
+        return principal
+
+
+ReadPrincipal = Annotated[Principal, Depends(ScopeGuard(Scope.READ))]
+WritePrincipal = Annotated[Principal, Depends(ScopeGuard(Scope.WRITE))]
+IngestPrincipal = Annotated[Principal, Depends(ScopeGuard(Scope.INGEST))]
+AdminPrincipal = Annotated[Principal, Depends(ScopeGuard(Scope.ADMIN))]
+ScimPrincipal = Annotated[Principal, Depends(ScopeGuard(Scope.SCIM))]
 PageDep = Annotated[PageRequest, Depends(page_params)]

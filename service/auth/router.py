@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import Response, status
 
-from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.deps import AdminPrincipal, PageDep, SessionDep
 from service.api.uow import domain_router
 from service.auth import service
 from service.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
@@ -17,7 +17,7 @@ router = domain_router(tags=["api-keys"])
 
 @router.get("/api-keys", operation_id="listApiKeys")
 async def list_api_keys(
-    session: SessionDep, principal: PrincipalDep, page: PageDep
+    session: SessionDep, principal: AdminPrincipal, page: PageDep
 ) -> Page[ApiKeyRead]:
     """The organization's keys, revoked ones included; never the keys themselves."""
     rows, next_cursor = await service.list_api_keys(session, principal, page)
@@ -26,7 +26,7 @@ async def list_api_keys(
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, operation_id="createApiKey")
 async def create_api_key(
-    session: SessionDep, principal: PrincipalDep, body: ApiKeyCreate, response: Response
+    session: SessionDep, principal: AdminPrincipal, body: ApiKeyCreate, response: Response
 ) -> ApiKeyCreated:
     """Create a key. The response carries the key once; only its hash is kept."""
     key, row = await service.create_api_key(session, principal, body)
@@ -38,7 +38,7 @@ async def create_api_key(
     "/api-keys/{api_key_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="revokeApiKey"
 )
 async def revoke_api_key(
-    session: SessionDep, principal: PrincipalDep, api_key_id: uuid.UUID
+    session: SessionDep, principal: AdminPrincipal, api_key_id: uuid.UUID
 ) -> None:
     """Revoke a key at once. The organization's last admin key cannot be revoked."""
     await service.revoke_api_key(session, principal, api_key_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
-from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.deps import PageDep, ReadPrincipal, SessionDep, WritePrincipal
 from service.api.etag import IfMatch, etag_of, set_etag
 from service.api.uow import domain_router
 from service.common.schemas import Page
@@ -20,7 +20,7 @@ router = domain_router(tags=["cycles"])
 @router.get("/cycles", operation_id="listCycles")
 async def list_cycles(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     page: PageDep,
     status: Annotated[CycleStatus | None, Query()] = None,
 ) -> Page[CycleRead]:
@@ -31,7 +31,7 @@ async def list_cycles(
 
 @router.post("/cycles", status_code=status.HTTP_201_CREATED, operation_id="createCycle")
 async def create_cycle(
-    session: SessionDep, principal: PrincipalDep, body: CycleCreate, response: Response
+    session: SessionDep, principal: WritePrincipal, body: CycleCreate, response: Response
 ) -> CycleRead:
     """Create a cycle; names are unique within the organization."""
     cycle = await service.create_cycle(session, principal, body)
@@ -43,7 +43,7 @@ async def create_cycle(
 @router.get("/cycles/{cycle_id}", operation_id="getCycle")
 async def get_cycle(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     cycle_id: uuid.UUID,
     request: Request,
     response: Response,
@@ -57,7 +57,7 @@ async def get_cycle(
 @router.patch("/cycles/{cycle_id}", operation_id="updateCycle")
 async def update_cycle(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WritePrincipal,
     cycle_id: uuid.UUID,
     body: CycleUpdate,
     request: Request,
@@ -73,6 +73,6 @@ async def update_cycle(
 @router.delete(
     "/cycles/{cycle_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteCycle"
 )
-async def delete_cycle(session: SessionDep, principal: PrincipalDep, cycle_id: uuid.UUID) -> None:
+async def delete_cycle(session: SessionDep, principal: WritePrincipal, cycle_id: uuid.UUID) -> None:
     """Delete an empty cycle; one with objectives is refused with 409."""
     await service.delete_cycle(session, principal, cycle_id)

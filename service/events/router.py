@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Path, Query, status
 
-from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.deps import AdminPrincipal, PageDep, ReadPrincipal, SessionDep
 from service.api.uow import domain_router
 from service.common.schemas import InputDateTime, Page
 from service.events import service
@@ -21,7 +21,7 @@ EventId = Annotated[str, Path(max_length=40, description="An event id (`msg_...`
 @router.get("/events", operation_id="listEvents")
 async def list_events(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     page: PageDep,
     type: Annotated[
         str | None,
@@ -39,7 +39,7 @@ async def list_events(
 
 
 @router.get("/events/{event_id}", operation_id="getEvent")
-async def get_event(session: SessionDep, principal: PrincipalDep, event_id: EventId) -> EventRead:
+async def get_event(session: SessionDep, principal: ReadPrincipal, event_id: EventId) -> EventRead:
     """One event with its exact payload and its delivery to each endpoint."""
     event, deliveries = await service.get_event(session, principal, event_id)
     summary = EventSummary.model_validate(event)
@@ -56,7 +56,7 @@ async def get_event(session: SessionDep, principal: PrincipalDep, event_id: Even
     operation_id="redeliverEvent",
 )
 async def redeliver(
-    session: SessionDep, principal: PrincipalDep, event_id: EventId, endpoint_id: uuid.UUID
+    session: SessionDep, principal: AdminPrincipal, event_id: EventId, endpoint_id: uuid.UUID
 ) -> RedeliverResult:
     """Send this event to this endpoint once more, with the same `webhook-id` and body."""
     state = await service.redeliver(session, principal, event_id, endpoint_id)

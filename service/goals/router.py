@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
-from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.deps import PageDep, ReadPrincipal, SessionDep, WritePrincipal
 from service.api.etag import IfMatch, etag_of, set_etag
 from service.api.uow import domain_router
 from service.common.schemas import Page
@@ -31,7 +31,7 @@ router = domain_router(tags=["goals"])
 @router.get("/objectives", operation_id="listObjectives")
 async def list_objectives(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     page: PageDep,
     cycle_id: Annotated[uuid.UUID | None, Query()] = None,
     owner_id: Annotated[uuid.UUID | None, Query()] = None,
@@ -54,7 +54,7 @@ async def list_objectives(
     operation_id="createObjective",
 )
 async def create_objective(
-    session: SessionDep, principal: PrincipalDep, body: ObjectiveCreate, response: Response
+    session: SessionDep, principal: WritePrincipal, body: ObjectiveCreate, response: Response
 ) -> ObjectiveRead:
     """Create an objective in a cycle, owned by a person and/or a team."""
     view = await service.create_objective(session, principal, body)
@@ -66,7 +66,7 @@ async def create_objective(
 @router.get("/objectives/{objective_id}", operation_id="getObjective")
 async def get_objective(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     objective_id: uuid.UUID,
     request: Request,
     response: Response,
@@ -80,7 +80,7 @@ async def get_objective(
 @router.patch("/objectives/{objective_id}", operation_id="updateObjective")
 async def update_objective(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WritePrincipal,
     objective_id: uuid.UUID,
     body: ObjectiveUpdate,
     request: Request,
@@ -99,7 +99,7 @@ async def update_objective(
     operation_id="deleteObjective",
 )
 async def delete_objective(
-    session: SessionDep, principal: PrincipalDep, objective_id: uuid.UUID
+    session: SessionDep, principal: WritePrincipal, objective_id: uuid.UUID
 ) -> None:
     """Delete an objective with its key results and check-ins."""
     await service.delete_objective(session, principal, objective_id)
@@ -107,7 +107,7 @@ async def delete_objective(
 
 @router.get("/objectives/{objective_id}/key-results", operation_id="listKeyResults")
 async def list_key_results(
-    session: SessionDep, principal: PrincipalDep, objective_id: uuid.UUID
+    session: SessionDep, principal: ReadPrincipal, objective_id: uuid.UUID
 ) -> list[KeyResultRead]:
     """The key results of an objective, in creation order."""
     krs = await service.list_key_results(session, principal, objective_id)
@@ -121,7 +121,7 @@ async def list_key_results(
 )
 async def create_key_result(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WritePrincipal,
     objective_id: uuid.UUID,
     body: KeyResultCreate,
     response: Response,
@@ -136,7 +136,7 @@ async def create_key_result(
 @router.get("/key-results/{key_result_id}", operation_id="getKeyResult")
 async def get_key_result(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     key_result_id: uuid.UUID,
     request: Request,
     response: Response,
@@ -150,7 +150,7 @@ async def get_key_result(
 @router.patch("/key-results/{key_result_id}", operation_id="updateKeyResult")
 async def update_key_result(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WritePrincipal,
     key_result_id: uuid.UUID,
     body: KeyResultUpdate,
     request: Request,
@@ -169,7 +169,7 @@ async def update_key_result(
     operation_id="deleteKeyResult",
 )
 async def delete_key_result(
-    session: SessionDep, principal: PrincipalDep, key_result_id: uuid.UUID
+    session: SessionDep, principal: WritePrincipal, key_result_id: uuid.UUID
 ) -> None:
     """Delete a key result and its check-ins; the objective's progress follows."""
     await service.delete_key_result(session, principal, key_result_id)
@@ -181,7 +181,7 @@ async def delete_key_result(
     operation_id="createCheckIn",
 )
 async def create_check_in(
-    session: SessionDep, principal: PrincipalDep, key_result_id: uuid.UUID, body: CheckInCreate
+    session: SessionDep, principal: WritePrincipal, key_result_id: uuid.UUID, body: CheckInCreate
 ) -> CheckInRead:
     """Record a value. The key result's `current` is its latest check-in by `observed_at`."""
     check_in = await service.record_check_in(session, principal, key_result_id, body)
@@ -190,7 +190,7 @@ async def create_check_in(
 
 @router.get("/key-results/{key_result_id}/check-ins", operation_id="listCheckIns")
 async def list_check_ins(
-    session: SessionDep, principal: PrincipalDep, key_result_id: uuid.UUID, page: PageDep
+    session: SessionDep, principal: ReadPrincipal, key_result_id: uuid.UUID, page: PageDep
 ) -> Page[CheckInRead]:
     """Check-ins, newest observation first."""
     rows, next_cursor = await service.list_check_ins(session, principal, key_result_id, page)

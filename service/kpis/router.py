@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, Query, Request, Response, status
 
-from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.deps import IngestPrincipal, PageDep, ReadPrincipal, SessionDep, WritePrincipal
 from service.api.etag import IfMatch, etag_of, set_etag
 from service.api.uow import domain_router
 from service.common.schemas import InputDateTime, Page
@@ -38,7 +38,7 @@ KpiRef = Annotated[str, "The KPI's id or key"]
 
 
 @router.get("/kpis", operation_id="listKpis")
-async def list_kpis(session: SessionDep, principal: PrincipalDep, page: PageDep) -> Page[KpiRead]:
+async def list_kpis(session: SessionDep, principal: ReadPrincipal, page: PageDep) -> Page[KpiRead]:
     """List KPIs with their health and latest reading, oldest first."""
     rows, next_cursor = await service.list_kpis(session, principal, page)
     return Page(items=[kpi_read(k) for k in rows], next_cursor=next_cursor)
@@ -46,7 +46,7 @@ async def list_kpis(session: SessionDep, principal: PrincipalDep, page: PageDep)
 
 @router.post("/kpis", status_code=status.HTTP_201_CREATED, operation_id="createKpi")
 async def create_kpi(
-    session: SessionDep, principal: PrincipalDep, body: KpiCreate, response: Response
+    session: SessionDep, principal: WritePrincipal, body: KpiCreate, response: Response
 ) -> KpiRead:
     """Create a KPI. With a `target` and no rule, a default rule breaches on the wrong side."""
     kpi = await service.create_kpi(session, principal, body)
@@ -58,7 +58,7 @@ async def create_kpi(
 @router.get("/kpis/{kpi_ref}", operation_id="getKpi")
 async def get_kpi(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     kpi_ref: KpiRef,
     request: Request,
     response: Response,
@@ -72,7 +72,7 @@ async def get_kpi(
 @router.patch("/kpis/{kpi_ref}", operation_id="updateKpi")
 async def update_kpi(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WritePrincipal,
     kpi_ref: KpiRef,
     body: KpiUpdate,
     request: Request,
@@ -86,7 +86,7 @@ async def update_kpi(
 
 
 @router.delete("/kpis/{kpi_ref}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteKpi")
-async def delete_kpi(session: SessionDep, principal: PrincipalDep, kpi_ref: KpiRef) -> None:
+async def delete_kpi(session: SessionDep, principal: WritePrincipal, kpi_ref: KpiRef) -> None:
     """Delete a KPI with its readings and rules."""
     await service.delete_kpi(session, principal, kpi_ref)
 
@@ -96,7 +96,7 @@ async def delete_kpi(session: SessionDep, principal: PrincipalDep, kpi_ref: KpiR
 )
 async def ingest_kpi_readings(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: IngestPrincipal,
     kpi_ref: KpiRef,
     response: Response,
     body: Annotated[
@@ -114,7 +114,7 @@ async def ingest_kpi_readings(
 
 @router.post("/readings", operation_id="ingestReadings", response_model=IngestResult)
 async def ingest_readings(
-    session: SessionDep, principal: PrincipalDep, body: ReadingBatch
+    session: SessionDep, principal: IngestPrincipal, body: ReadingBatch
 ) -> Response:
     """Post up to 10,000 readings across KPIs (each names its `kpi` by key or id), with a
     result per item; `atomic: true` stores all or nothing."""
@@ -134,7 +134,7 @@ def _json(result: ingest.Ingested, status_code: int = status.HTTP_200_OK) -> Res
 )
 async def list_kpi_readings(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     kpi_ref: KpiRef,
     page: PageDep,
     from_: Annotated[InputDateTime | None, Query(alias="from")] = None,
@@ -155,7 +155,7 @@ async def list_kpi_readings(
 
 @router.get("/kpis/{kpi_ref}/alert-rules", operation_id="listAlertRules")
 async def list_alert_rules(
-    session: SessionDep, principal: PrincipalDep, kpi_ref: KpiRef
+    session: SessionDep, principal: ReadPrincipal, kpi_ref: KpiRef
 ) -> list[AlertRuleRead]:
     """The KPI's alert rules."""
     return [rule_read(r) for r in await rules_service.list_rules(session, principal, kpi_ref)]
@@ -167,7 +167,7 @@ async def list_alert_rules(
     operation_id="createAlertRule",
 )
 async def create_alert_rule(
-    session: SessionDep, principal: PrincipalDep, kpi_ref: KpiRef, body: AlertRuleCreate
+    session: SessionDep, principal: WritePrincipal, kpi_ref: KpiRef, body: AlertRuleCreate
 ) -> AlertRuleRead:
     """Add a rule; inconsistent thresholds are refused with 422. Replaces the default rule."""
     return rule_read(await rules_service.create_rule(session, principal, kpi_ref, body))
@@ -176,7 +176,7 @@ async def create_alert_rule(
 @router.get("/kpis/{kpi_ref}/alert-rules/{rule_id}", operation_id="getAlertRule")
 async def get_alert_rule(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     kpi_ref: KpiRef,
     rule_id: uuid.UUID,
     request: Request,
@@ -191,7 +191,7 @@ async def get_alert_rule(
 @router.patch("/kpis/{kpi_ref}/alert-rules/{rule_id}", operation_id="updateAlertRule")
 async def update_alert_rule(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WritePrincipal,
     kpi_ref: KpiRef,
     rule_id: uuid.UUID,
     body: AlertRuleUpdate,
@@ -208,7 +208,7 @@ async def update_alert_rule(
     operation_id="deleteAlertRule",
 )
 async def delete_alert_rule(
-    session: SessionDep, principal: PrincipalDep, kpi_ref: KpiRef, rule_id: uuid.UUID
+    session: SessionDep, principal: WritePrincipal, kpi_ref: KpiRef, rule_id: uuid.UUID
 ) -> None:
     """Delete a rule; a firing series is resolved with `rule_changed`."""
     await rules_service.delete_rule(session, principal, kpi_ref, rule_id)
@@ -217,7 +217,7 @@ async def delete_alert_rule(
 @router.get("/alerts", operation_id="listAlerts")
 async def list_alerts(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     page: PageDep,
     state: Annotated[State | None, Query()] = None,
 ) -> Page[AlertRead]:
@@ -228,7 +228,7 @@ async def list_alerts(
 
 @router.get("/kpis/{kpi_ref}/alert-history", operation_id="getAlertHistory")
 async def alert_history(
-    session: SessionDep, principal: PrincipalDep, kpi_ref: KpiRef, page: PageDep
+    session: SessionDep, principal: ReadPrincipal, kpi_ref: KpiRef, page: PageDep
 ) -> Page[AlertEventRead]:
     """Transitions of the KPI's alert series, newest first."""
     rows, next_cursor = await rules_service.alert_history(session, principal, kpi_ref, page)

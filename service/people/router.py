@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
-from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.deps import PageDep, ReadPrincipal, SessionDep, WritePrincipal
 from service.api.etag import IfMatch, etag_of, set_etag
 from service.api.uow import domain_router
 from service.common.schemas import Page
@@ -30,7 +30,7 @@ router = domain_router(tags=["people"])
 @router.get("/people", operation_id="listPeople")
 async def list_people(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     page: PageDep,
     active: Annotated[bool | None, Query()] = None,
 ) -> Page[PersonRead]:
@@ -41,7 +41,7 @@ async def list_people(
 
 @router.post("/people", status_code=status.HTTP_201_CREATED, operation_id="createPerson")
 async def create_person(
-    session: SessionDep, principal: PrincipalDep, body: PersonCreate, response: Response
+    session: SessionDep, principal: WritePrincipal, body: PersonCreate, response: Response
 ) -> PersonRead:
     """Create a person; `user_name` and `external_id` are unique in the organization."""
     person = await service.create_person(session, principal, body)
@@ -52,7 +52,7 @@ async def create_person(
 
 @router.post("/people/sync", operation_id="syncPeople")
 async def sync_people(
-    session: SessionDep, principal: PrincipalDep, body: PeopleSync
+    session: SessionDep, principal: WritePrincipal, body: PeopleSync
 ) -> PeopleSyncResult:
     """Bulk sync from an HRIS: people and teams in one payload, matched by `external_id`
     (else e-mail), managers and members resolved within the payload, a result per row.
@@ -63,7 +63,7 @@ async def sync_people(
 @router.get("/people/{person_id}", operation_id="getPerson")
 async def get_person(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     person_id: uuid.UUID,
     request: Request,
     response: Response,
@@ -77,7 +77,7 @@ async def get_person(
 @router.patch("/people/{person_id}", operation_id="updatePerson")
 async def update_person(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WritePrincipal,
     person_id: uuid.UUID,
     body: PersonUpdate,
     request: Request,
@@ -94,7 +94,7 @@ async def update_person(
     "/people/{person_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deactivatePerson"
 )
 async def deactivate_person(
-    session: SessionDep, principal: PrincipalDep, person_id: uuid.UUID
+    session: SessionDep, principal: WritePrincipal, person_id: uuid.UUID
 ) -> None:
     """Deactivate a person. People are never deleted: their history stays."""
     await service.deactivate_person(session, principal, person_id)
@@ -102,7 +102,7 @@ async def deactivate_person(
 
 @router.get("/people/{person_id}/ownership", operation_id="getPersonOwnership")
 async def get_person_ownership(
-    session: SessionDep, principal: PrincipalDep, person_id: uuid.UUID
+    session: SessionDep, principal: ReadPrincipal, person_id: uuid.UUID
 ) -> OwnershipRead:
     """What a person owns that is still in play (open objectives, their key results, KPIs).
     With the `flag` orphan policy, a deactivated person's list is what needs a new owner."""

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import Response, status
 
-from service.api.deps import PrincipalDep, SessionDep
+from service.api.deps import ReadPrincipal, SessionDep, WritePrincipal
 from service.api.uow import domain_router
 from service.kpis.schemas import KpiRead
 from service.kpis.views import kpi_read
@@ -24,7 +24,9 @@ router = domain_router(tags=["planning"])
 
 
 @router.get("/cycles/{cycle_id}/lint", operation_id="lintCycle")
-async def lint_cycle(session: SessionDep, principal: PrincipalDep, cycle_id: uuid.UUID) -> LintRead:
+async def lint_cycle(
+    session: SessionDep, principal: ReadPrincipal, cycle_id: uuid.UUID
+) -> LintRead:
     """The seeds' common OKR mistakes in this cycle, each with the offending ids: more than 3
     objectives for a team or person, objectives outside 3 to 5 key results, objectives or key
     results without an owner, KPIs without a target, key results that cannot be measured."""
@@ -40,7 +42,7 @@ async def lint_cycle(session: SessionDep, principal: PrincipalDep, cycle_id: uui
 
 @router.post("/cycles/{cycle_id}/rollover", operation_id="rolloverCycle")
 async def rollover(
-    session: SessionDep, principal: PrincipalDep, cycle_id: uuid.UUID, body: RolloverCreate
+    session: SessionDep, principal: WritePrincipal, cycle_id: uuid.UUID, body: RolloverCreate
 ) -> RolloverRead:
     """Copy chosen (by default all unfinished) objectives and their key results into another
     cycle as drafts, without check-ins, keeping owners, linked KPIs and alignment. With
@@ -70,7 +72,7 @@ async def rollover(
 )
 async def promote_to_kpi(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WritePrincipal,
     key_result_id: uuid.UUID,
     body: PromoteCreate,
     response: Response,

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
-from service.api.deps import PrincipalDep, SessionDep
+from service.api.deps import ScimPrincipal, SessionDep
 from service.api.problems import ScimResponse
 from service.api.uow import UnitOfWorkRoute
 from service.errors import BadRequest, NotFound
@@ -60,20 +60,20 @@ def _created(resource: dict[str, Any]) -> ScimResponse:
 
 
 @router.get("/ServiceProviderConfig")
-async def service_provider_config(principal: PrincipalDep, request: Request) -> ScimResponse:
+async def service_provider_config(principal: ScimPrincipal, request: Request) -> ScimResponse:
     service.discover(principal)
     return ScimResponse(with_base(SERVICE_PROVIDER, _base(request)))
 
 
 @router.get("/ResourceTypes")
-async def resource_types(principal: PrincipalDep, request: Request) -> ScimResponse:
+async def resource_types(principal: ScimPrincipal, request: Request) -> ScimResponse:
     service.discover(principal)
     base = _base(request)
     return ScimResponse(_listing([with_base(r, base) for r in RESOURCE_TYPES.values()]))
 
 
 @router.get("/ResourceTypes/{name}")
-async def resource_type(principal: PrincipalDep, request: Request, name: str) -> ScimResponse:
+async def resource_type(principal: ScimPrincipal, request: Request, name: str) -> ScimResponse:
     service.discover(principal)
     if name not in RESOURCE_TYPES:
         raise NotFound(f"There is no resource type {name}.")
@@ -81,14 +81,14 @@ async def resource_type(principal: PrincipalDep, request: Request, name: str) ->
 
 
 @router.get("/Schemas")
-async def schemas(principal: PrincipalDep, request: Request) -> ScimResponse:
+async def schemas(principal: ScimPrincipal, request: Request) -> ScimResponse:
     service.discover(principal)
     base = _base(request)
     return ScimResponse(_listing([with_base(s, base) for s in SCHEMAS.values()]))
 
 
 @router.get("/Schemas/{urn}")
-async def schema(principal: PrincipalDep, request: Request, urn: str) -> ScimResponse:
+async def schema(principal: ScimPrincipal, request: Request, urn: str) -> ScimResponse:
     service.discover(principal)
     if urn not in SCHEMAS:
         raise NotFound(f"There is no schema {urn}.")
@@ -96,7 +96,7 @@ async def schema(principal: PrincipalDep, request: Request, urn: str) -> ScimRes
 
 
 @router.post("/.search")
-async def search(session: SessionDep, principal: PrincipalDep, request: Request) -> Response:
+async def search(session: SessionDep, principal: ScimPrincipal, request: Request) -> Response:
     query = _search(await _body(request))
     return ScimResponse(await service.search_all(session, principal, query, _base(request)))
 
@@ -105,26 +105,26 @@ async def search(session: SessionDep, principal: PrincipalDep, request: Request)
 
 
 @router.get("/Users")
-async def list_users(session: SessionDep, principal: PrincipalDep, request: Request) -> Response:
+async def list_users(session: SessionDep, principal: ScimPrincipal, request: Request) -> Response:
     query = Query.of(dict(request.query_params))
     return ScimResponse(await service.list_users(session, principal, query, _base(request)))
 
 
 @router.post("/Users/.search")
-async def search_users(session: SessionDep, principal: PrincipalDep, request: Request) -> Response:
+async def search_users(session: SessionDep, principal: ScimPrincipal, request: Request) -> Response:
     query = _search(await _body(request))
     return ScimResponse(await service.list_users(session, principal, query, _base(request)))
 
 
 @router.post("/Users")
-async def create_user(session: SessionDep, principal: PrincipalDep, request: Request) -> Response:
+async def create_user(session: SessionDep, principal: ScimPrincipal, request: Request) -> Response:
     body = await _body(request)
     return _created(await service.create_user(session, principal, body, _base(request)))
 
 
 @router.get("/Users/{ident}")
 async def get_user(
-    session: SessionDep, principal: PrincipalDep, request: Request, ident: str
+    session: SessionDep, principal: ScimPrincipal, request: Request, ident: str
 ) -> Response:
     query = Query.of(dict(request.query_params))
     user = await service.get_user(session, principal, ident, _base(request))
@@ -133,7 +133,7 @@ async def get_user(
 
 @router.put("/Users/{ident}")
 async def replace_user(
-    session: SessionDep, principal: PrincipalDep, request: Request, ident: str
+    session: SessionDep, principal: ScimPrincipal, request: Request, ident: str
 ) -> Response:
     body = await _body(request)
     return ScimResponse(await service.replace_user(session, principal, ident, body, _base(request)))
@@ -141,14 +141,14 @@ async def replace_user(
 
 @router.patch("/Users/{ident}")
 async def patch_user(
-    session: SessionDep, principal: PrincipalDep, request: Request, ident: str
+    session: SessionDep, principal: ScimPrincipal, request: Request, ident: str
 ) -> Response:
     body = await _body(request)
     return ScimResponse(await service.patch_user(session, principal, ident, body, _base(request)))
 
 
 @router.delete("/Users/{ident}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(session: SessionDep, principal: PrincipalDep, ident: str) -> Response:
+async def delete_user(session: SessionDep, principal: ScimPrincipal, ident: str) -> Response:
     await service.delete_user(session, principal, ident)
     return Response(status_code=204)
 
@@ -157,26 +157,28 @@ async def delete_user(session: SessionDep, principal: PrincipalDep, ident: str) 
 
 
 @router.get("/Groups")
-async def list_groups(session: SessionDep, principal: PrincipalDep, request: Request) -> Response:
+async def list_groups(session: SessionDep, principal: ScimPrincipal, request: Request) -> Response:
     query = Query.of(dict(request.query_params))
     return ScimResponse(await service.list_groups(session, principal, query, _base(request)))
 
 
 @router.post("/Groups/.search")
-async def search_groups(session: SessionDep, principal: PrincipalDep, request: Request) -> Response:
+async def search_groups(
+    session: SessionDep, principal: ScimPrincipal, request: Request
+) -> Response:
     query = _search(await _body(request))
     return ScimResponse(await service.list_groups(session, principal, query, _base(request)))
 
 
 @router.post("/Groups")
-async def create_group(session: SessionDep, principal: PrincipalDep, request: Request) -> Response:
+async def create_group(session: SessionDep, principal: ScimPrincipal, request: Request) -> Response:
     body = await _body(request)
     return _created(await service.create_group(session, principal, body, _base(request)))
 
 
 @router.get("/Groups/{ident}")
 async def get_group(
-    session: SessionDep, principal: PrincipalDep, request: Request, ident: str
+    session: SessionDep, principal: ScimPrincipal, request: Request, ident: str
 ) -> Response:
     query = Query.of(dict(request.query_params))
     group = await service.get_group(session, principal, ident, _base(request), query)
@@ -185,7 +187,7 @@ async def get_group(
 
 @router.put("/Groups/{ident}")
 async def replace_group(
-    session: SessionDep, principal: PrincipalDep, request: Request, ident: str
+    session: SessionDep, principal: ScimPrincipal, request: Request, ident: str
 ) -> Response:
     body = await _body(request)
     group = await service.replace_group(session, principal, ident, body, _base(request))
@@ -194,14 +196,14 @@ async def replace_group(
 
 @router.patch("/Groups/{ident}")
 async def patch_group(
-    session: SessionDep, principal: PrincipalDep, request: Request, ident: str
+    session: SessionDep, principal: ScimPrincipal, request: Request, ident: str
 ) -> Response:
     body = await _body(request)
     return ScimResponse(await service.patch_group(session, principal, ident, body, _base(request)))
 
 
 @router.delete("/Groups/{ident}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_group(session: SessionDep, principal: PrincipalDep, ident: str) -> Response:
+async def delete_group(session: SessionDep, principal: ScimPrincipal, ident: str) -> Response:
     await service.delete_group(session, principal, ident)
     return Response(status_code=204)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
-from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.deps import PageDep, ReadPrincipal, SessionDep, WritePrincipal
 from service.api.etag import IfMatch, etag_of, set_etag
 from service.api.uow import domain_router
 from service.common.schemas import Page
@@ -35,7 +35,7 @@ def team_read(view: TeamView) -> TeamRead:
 @router.get("/teams", operation_id="listTeams")
 async def list_teams(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     page: PageDep,
     parent_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[TeamRead]:
@@ -46,7 +46,7 @@ async def list_teams(
 
 @router.post("/teams", status_code=status.HTTP_201_CREATED, operation_id="createTeam")
 async def create_team(
-    session: SessionDep, principal: PrincipalDep, body: TeamCreate, response: Response
+    session: SessionDep, principal: WritePrincipal, body: TeamCreate, response: Response
 ) -> TeamRead:
     """Create a team, optionally under a parent team and with members."""
     view = await service.create_team(session, principal, body)
@@ -58,7 +58,7 @@ async def create_team(
 @router.get("/teams/{team_id}", operation_id="getTeam")
 async def get_team(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReadPrincipal,
     team_id: uuid.UUID,
     request: Request,
     response: Response,
@@ -72,7 +72,7 @@ async def get_team(
 @router.patch("/teams/{team_id}", operation_id="updateTeam")
 async def update_team(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WritePrincipal,
     team_id: uuid.UUID,
     body: TeamUpdate,
     request: Request,
@@ -88,14 +88,14 @@ async def update_team(
 @router.delete(
     "/teams/{team_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteTeam"
 )
-async def delete_team(session: SessionDep, principal: PrincipalDep, team_id: uuid.UUID) -> None:
+async def delete_team(session: SessionDep, principal: WritePrincipal, team_id: uuid.UUID) -> None:
     """Delete a team with no sub-teams; its objectives keep existing without a team."""
     await service.delete_team(session, principal, team_id)
 
 
 @router.put("/teams/{team_id}/members/{person_id}", operation_id="addTeamMember")
 async def add_team_member(
-    session: SessionDep, principal: PrincipalDep, team_id: uuid.UUID, person_id: uuid.UUID
+    session: SessionDep, principal: WritePrincipal, team_id: uuid.UUID, person_id: uuid.UUID
 ) -> TeamRead:
     """Add a person to a team (no-op when already a member)."""
     return team_read(await service.add_member(session, principal, team_id, person_id))
@@ -107,7 +107,7 @@ async def add_team_member(
     operation_id="removeTeamMember",
 )
 async def remove_team_member(
-    session: SessionDep, principal: PrincipalDep, team_id: uuid.UUID, person_id: uuid.UUID
+    session: SessionDep, principal: WritePrincipal, team_id: uuid.UUID, person_id: uuid.UUID
 ) -> None:
     """Remove a person from a team."""
     await service.remove_member(session, principal, team_id, person_id)

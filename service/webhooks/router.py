@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response, status
 
-from service.api.deps import PageDep, PrincipalDep, SessionDep
+from service.api.deps import AdminPrincipal, PageDep, SessionDep
 from service.api.etag import IfMatch, etag_of, set_etag
 from service.api.uow import domain_router
 from service.common.schemas import Page
@@ -42,7 +42,7 @@ UrlPolicyDep = Annotated[UrlPolicy, Depends(url_policy)]
 )
 async def create_endpoint(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: AdminPrincipal,
     body: WebhookEndpointCreate,
     policy: UrlPolicyDep,
     response: Response,
@@ -58,7 +58,7 @@ async def create_endpoint(
 @router.get("/webhook-endpoints", operation_id="listWebhookEndpoints")
 async def list_endpoints(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: AdminPrincipal,
     page: PageDep,
     disabled: Annotated[bool | None, Query(description="Only (not) disabled endpoints.")] = None,
 ) -> Page[WebhookEndpointRead]:
@@ -72,7 +72,7 @@ async def list_endpoints(
 @router.get("/webhook-endpoints/{endpoint_id}", operation_id="getWebhookEndpoint")
 async def get_endpoint(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: AdminPrincipal,
     endpoint_id: uuid.UUID,
     request: Request,
     response: Response,
@@ -86,7 +86,7 @@ async def get_endpoint(
 @router.patch("/webhook-endpoints/{endpoint_id}", operation_id="updateWebhookEndpoint")
 async def update_endpoint(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: AdminPrincipal,
     endpoint_id: uuid.UUID,
     body: WebhookEndpointUpdate,
     policy: UrlPolicyDep,
@@ -107,7 +107,7 @@ async def update_endpoint(
     operation_id="deleteWebhookEndpoint",
 )
 async def delete_endpoint(
-    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, if_match: IfMatch = None
+    session: SessionDep, principal: AdminPrincipal, endpoint_id: uuid.UUID, if_match: IfMatch = None
 ) -> None:
     """Delete an endpoint with its queue and delivery log."""
     await service.delete_endpoint(session, principal, endpoint_id, if_match)
@@ -115,7 +115,7 @@ async def delete_endpoint(
 
 @router.post("/webhook-endpoints/{endpoint_id}/enable", operation_id="enableWebhookEndpoint")
 async def enable_endpoint(
-    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, response: Response
+    session: SessionDep, principal: AdminPrincipal, endpoint_id: uuid.UUID, response: Response
 ) -> WebhookEndpointRead:
     """Enable again; the failure clock restarts. `recover` sends what failed meanwhile."""
     endpoint = await service.set_disabled(session, principal, endpoint_id, False)
@@ -125,7 +125,7 @@ async def enable_endpoint(
 
 @router.post("/webhook-endpoints/{endpoint_id}/disable", operation_id="disableWebhookEndpoint")
 async def disable_endpoint(
-    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, response: Response
+    session: SessionDep, principal: AdminPrincipal, endpoint_id: uuid.UUID, response: Response
 ) -> WebhookEndpointRead:
     """Stop sending; queued messages are canceled (recover them after enabling)."""
     endpoint = await service.set_disabled(session, principal, endpoint_id, True)
@@ -137,7 +137,7 @@ async def disable_endpoint(
     "/webhook-endpoints/{endpoint_id}/secret/rotate", operation_id="rotateWebhookEndpointSecret"
 )
 async def rotate_secret(
-    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, body: SecretRotate
+    session: SessionDep, principal: AdminPrincipal, endpoint_id: uuid.UUID, body: SecretRotate
 ) -> SecretRotated:
     """A new signing key, current at once; the old one also signs during the grace period."""
     secret, expires_at = await service.rotate_secret(session, principal, endpoint_id, body)
@@ -150,7 +150,7 @@ async def rotate_secret(
     operation_id="testWebhookEndpoint",
 )
 async def send_test(
-    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID
+    session: SessionDep, principal: AdminPrincipal, endpoint_id: uuid.UUID
 ) -> TestSent:
     """Queue a `webhook.test` event for this endpoint only."""
     return TestSent(event_id=await service.send_test(session, principal, endpoint_id))
@@ -162,7 +162,7 @@ async def send_test(
     operation_id="recoverWebhookEndpoint",
 )
 async def recover(
-    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, body: RecoverRequest
+    session: SessionDep, principal: AdminPrincipal, endpoint_id: uuid.UUID, body: RecoverRequest
 ) -> RecoverResult:
     """Queue again the messages that failed since a time (at most 14 days, 10,000 messages)."""
     return RecoverResult(requeued=await service.recover(session, principal, endpoint_id, body))
@@ -170,7 +170,7 @@ async def recover(
 
 @router.get("/webhook-endpoints/{endpoint_id}/attempts", operation_id="listWebhookAttempts")
 async def list_attempts(
-    session: SessionDep, principal: PrincipalDep, endpoint_id: uuid.UUID, page: PageDep
+    session: SessionDep, principal: AdminPrincipal, endpoint_id: uuid.UUID, page: PageDep
 ) -> Page[AttemptRead]:
     """Every delivery attempt to this endpoint, newest first."""
     rows, next_cursor = await service.list_attempts(session, principal, endpoint_id, page)
