@@ -377,6 +377,24 @@ async def test_oversized_batch_is_refused_whole(app: FastAPI, tenant: Tenant) ->
     assert await fingerprint(app) == before
 
 
+async def test_oversized_graphql_batch_is_refused_whole(app: FastAPI, tenant: Tenant) -> None:
+    await tenant.create("/v1/kpis", {"key": "k", "name": "K"})
+    before = await fingerprint(app)
+    mutation = (
+        "mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r, atomic: false) "
+        "{ __typename ... on MutationError { code message } } }"
+    )
+    readings = [{"kpi": "k", "value": n} for n in range(10_001)]
+    body = json.dumps({"query": mutation, "variables": {"r": readings}}, separators=(",", ":"))
+    assert len(body) < MAX_BODY
+    response = await tenant.post(
+        "/graphql", content=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["ingestReadings"]["__typename"] == "ValidationError"
+    assert await fingerprint(app) == before
+
+
 # ---- GraphQL -----------------------------------------------------------------------------------
 
 
