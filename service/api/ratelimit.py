@@ -13,7 +13,9 @@ allowed or not, carries the fields of draft-ietf-httpapi-ratelimit-headers-06:
 Posting readings (``POST .../readings``) draws from a second, larger bucket of the same key,
 so a sync job that sends readings one request at a time neither starves that key's reads
 nor is starved by them. A batch counts as one request whatever its size: it costs the server
-about one statement, and its size is bounded by the batch and body limits.
+about one statement, and its size is bounded by the batch and body limits. A GraphQL request
+is one request of the default bucket, whatever its operations (its cost is bounded by the
+depth, alias and token limits).
 
 Why per process: the check costs well under a microsecond, needs no connection and keeps
 working while the database it protects is slow. ``meridian serve --workers N`` tells each

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cross_web import HTTPException
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from strawberry.fastapi import GraphQLRouter
@@ -20,6 +19,11 @@ from service.api.uow import UnitOfWorkRoute
 from service.config import Settings, get_settings
 from service.graphql.context import Context, get_context
 from service.graphql.schema import build_schema
+
+try:  # what Strawberry raises for a request it cannot run, wherever its version keeps it
+    from cross_web import HTTPException
+except ImportError:  # Strawberry before cross-web
+    from strawberry.http.exceptions import HTTPException  # type: ignore[attr-defined, no-redef]
 
 schema = build_schema(get_settings())
 """The schema with the environment's limits; its SDL is committed as openapi/schema.graphql."""
