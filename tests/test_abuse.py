@@ -74,16 +74,19 @@ def problem_status(response: httpx.Response) -> int:
 # ---- the REST sweep, generated from the routes ---------------------------------------------
 
 
-def body_routes(app: FastAPI) -> list[tuple[str, str]]:
-    """Routes that read a body: a declared one (``body_field``), or SCIM's raw JSON."""
+def _all_routes(app: FastAPI) -> list[Any]:
     try:
         from fastapi.routing import iter_route_contexts
 
-        routes: list[Any] = list(iter_route_contexts(app.routes))
+        return list(iter_route_contexts(app.routes))
     except ImportError:  # older FastAPI: routes are already flat
-        routes = list(app.routes)
+        return list(app.routes)
+
+
+def body_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Routes that read a body: a declared one (``body_field``), or SCIM's raw JSON."""
     found = set()
-    for route in routes:
+    for route in _all_routes(app):
         path = getattr(route, "path", "")
         if not path.startswith(("/v1/", "/scim/v2/")):
             continue
@@ -176,6 +179,53 @@ async def test_every_body_route_refuses_garbage_and_stores_nothing(
                 failures.append(f"{method} {path} {label}: {response.status_code}")
     assert not failures, "\n".join(failures)
     assert await fingerprint(app) == before
+
+
+HOSTILE_PARAMS = ["%00", "9" * 400, "x" * 5000, "%ED%A0%80", "NaN"]
+HOSTILE_HEADERS = {
+    "If-Match": b'W/"' + b"9" * 400 + b'"',
+    "If-None-Match": b"x" * 9000,
+    "Idempotency-Key": "\u00e9\u0000".encode("latin-1"),
+    "X-Request-ID": b"\xff" * 300,
+}
+
+
+async def test_hostile_query_strings_path_segments_and_headers(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """Every route's query parameters and path parameters get NUL, a 400-digit number, a
+    5,000-character value, an encoded lone surrogate and NaN; every route-method gets absurd
+    conditional, idempotency and request-id headers. Answers are below 500, and problems."""
+    world = await build_world(tenant, set(FACTORIES))
+    values = {**world.ids, "ident": world.ids["person_id"], "name": "User", "urn": "x"}
+    failures = []
+
+    async def check(method: str, url: str, **kwargs: Any) -> None:
+        response = await tenant.request(method, url, **kwargs)
+        if response.status_code >= 500:
+            failures.append(f"{method} {url[:120]}: {response.status_code} {response.text[:200]}")
+        elif response.status_code >= 400 and "json" not in response.headers["content-type"]:
+            failures.append(f"{method} {url[:120]}: {response.status_code} is not a problem")
+
+    for route in _all_routes(app):
+        path = route.path
+        if not path.startswith(("/v1/", "/scim/v2/")):
+            continue
+        url = path.format(**values)
+        methods = sorted(route.methods - {"HEAD"})
+        if "GET" in methods:
+            names = [p.alias for p in route.dependant.query_params]
+            if path.startswith("/scim/"):
+                names += ["filter", "startIndex", "count", "attributes"]
+            for name in names:
+                for value in HOSTILE_PARAMS:
+                    await check("GET", f"{url}?{name}={value}")
+        for name in params_of(path):
+            for value in HOSTILE_PARAMS:
+                await check(methods[0], path.format(**{**values, name: value}), json={})
+        for method in methods:
+            await check(method, url, headers=HOSTILE_HEADERS, json={})
+    assert not failures, "\n".join(failures)
 
 
 async def test_content_length_lies_are_refused(tenant: Tenant) -> None:
