@@ -162,10 +162,11 @@ class RateLimiter:
         )
         request.state.rate_limit = decision
         if not decision.allowed:
+            # The numbers are this process's share: what the client's connection meets.
             raise TooManyRequests(
-                f"This API key is over its rate limit of {decision.policy.rate:g} requests "
-                f"a second (bursts of {decision.policy.burst:g}); retry after "
-                f"{decision.retry_after} s.",
+                f"This API key is over its rate limit ({decision.policy.rate:g} requests a "
+                f"second, bursts of {decision.policy.burst:g}, on this server process); retry "
+                f"after {decision.retry_after} s.",
                 retry_after=decision.retry_after,
             )
 
