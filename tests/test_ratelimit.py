@@ -74,11 +74,15 @@ def test_clock_going_backwards_adds_no_tokens() -> None:
 
 def test_idle_full_buckets_are_swept() -> None:
     buckets, policy = TokenBuckets(), Policy("default", rate=1, burst=2)
+    slow = Policy("ingest", rate=0.001, burst=2)
     buckets.SWEEP_ABOVE = 10
-    for n in range(10):
+    for n in range(9):
         buckets.take(uuid.uuid4(), policy, now=float(n) / 100)
-    buckets.take(uuid.uuid4(), policy, now=100.0)  # all earlier ones are full by now
-    assert len(buckets) == 1
+    still_empty = uuid.uuid4()
+    buckets.take(still_empty, slow, now=0.0)
+    buckets.take(uuid.uuid4(), policy, now=100.0)  # the fast ones are full by now
+    assert len(buckets) == 2  # the slow one is not full: dropping it would refill it
+    assert buckets.take(still_empty, slow, now=100.0).remaining == 0
 
 
 def test_workers_share_the_limit() -> None:

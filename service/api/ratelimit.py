@@ -86,6 +86,10 @@ class Decision:
 class _Bucket:
     tokens: float
     at: float
+    policy: Policy
+
+    def full_at(self, now: float) -> bool:
+        return self.tokens + (now - self.at) * self.policy.rate >= self.policy.burst
 
 
 class TokenBuckets:
@@ -101,8 +105,8 @@ class TokenBuckets:
         bucket = self._buckets.get((key, policy.name))
         if bucket is None:
             if len(self._buckets) >= self.SWEEP_ABOVE:
-                self._sweep(policy, now)
-            bucket = self._buckets[(key, policy.name)] = _Bucket(policy.burst, now)
+                self._sweep(now)
+            bucket = self._buckets[(key, policy.name)] = _Bucket(policy.burst, now, policy)
         elapsed = max(0.0, now - bucket.at)
         bucket.tokens = min(policy.burst, bucket.tokens + elapsed * policy.rate)
         bucket.at = now
@@ -111,13 +115,8 @@ class TokenBuckets:
             return Decision(True, policy, bucket.tokens)
         return Decision(False, policy, bucket.tokens)
 
-    def _sweep(self, policy: Policy, now: float) -> None:
-        full = [
-            k
-            for k, b in self._buckets.items()
-            if b.tokens + (now - b.at) * policy.rate >= policy.burst
-        ]
-        for k in full:
+    def _sweep(self, now: float) -> None:
+        for k in [k for k, b in self._buckets.items() if b.full_at(now)]:
             del self._buckets[k]
 
     def __len__(self) -> int:
