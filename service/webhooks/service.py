@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
-from service.common.pagination import PageRequest, encode_keyset, split_page
+from service.common.pagination import PageRequest, split_page
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.events.outbox import record_event
 from service.models import WebhookAttempt, WebhookEndpoint
@@ -186,12 +186,7 @@ async def list_attempts(
 ) -> tuple[list[WebhookAttempt], str | None]:
     endpoint = await get_endpoint(session, principal, endpoint_id)
     rows = await repository.list_attempts(session, principal.organization_id, endpoint.id, page)
-    items = rows[: page.limit]
-    cursor = None
-    if len(rows) > page.limit:
-        last = items[-1]
-        cursor = encode_keyset(last.started_at, str(last.id))
-    return items, cursor
+    return split_page(rows, page, lambda attempt: (attempt.started_at, attempt.id))
 
 
 def _caller_secret(secret: str, field_name: str) -> str:
