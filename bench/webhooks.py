@@ -26,6 +26,7 @@ import asyncpg
 import httpx
 
 from bench.common import Server, percentile, running_server
+from bench.results import Figure, report
 from service.common.ids import prefixed
 
 ENV = {
@@ -154,6 +155,15 @@ async def run(events: int, rate: float, seconds: float) -> None:
         f"p50 {percentile(latencies, 50) * 1000:.1f} ms, "
         f"p99 {percentile(latencies, 99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
     )
+    report(
+        Figure("webhooks", f"deliveries/s, {events:,} events, 2 workers", throughput, "/s",
+               goal=">= 1,000", met=throughput >= 1000)
+    )  # fmt: skip
+    p99 = percentile(latencies, 99) * 1000
+    report(
+        Figure("webhooks", f"commit to arrival p99 at {rate:.0f} events/s", p99, "ms",
+               goal="< 500 ms", met=p99 < 500)
+    )  # fmt: skip
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ from service.scim.router import router as scim_router
 from service.teams.router import router as teams_router
 from service.webhooks.dispatcher import DispatcherConfig, asyncpg_dsn, run_dispatcher
 from service.webhooks.router import router as webhooks_router
+from service.webhooks.secret_box import box_from_settings
 from service.webhooks.service import UrlPolicy
 from service.webhooks.ssrf import parse_allowlist
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         allow_http=settings.webhook_allow_http,
         allowlist=parse_allowlist(settings.webhook_allowed_networks),
     )
+    app.state.secret_box = box_from_settings(settings)
     problems.install(app)
     openapi.install(app)
 

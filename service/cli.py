@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "worker", help="Run alert evaluation and webhook delivery (run as many as you like)."
     )
+    commands.add_parser(
+        "generate-secret-key", help="Print a new key for MERIDIAN_SECRET_KEYS (prepend to rotate)."
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -49,8 +52,16 @@ def main(argv: list[str] | None = None) -> int:
         "create-org": lambda: _create_org(args.name),
         "export-schemas": lambda: _export(args.out),
         "worker": _worker,
+        "generate-secret-key": _generate_secret_key,
     }
     return handlers[args.command]()
+
+
+def _generate_secret_key() -> int:
+    from service.webhooks.secret_box import generate_key
+
+    print(generate_key())
+    return 0
 
 
 def _migrate(revision: str) -> int:

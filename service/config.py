@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=15, gt=0)
     graphql_max_tokens: int = Field(default=2000, gt=0)
     idempotency_ttl_hours: int = Field(default=24, gt=0)
+    secret_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Keys sealing webhook secrets at rest: comma-separated base64 of 32 bytes, "
+        "the first seals, all open. Unset: a key generated into the data directory.",
+    )
     webhook_allowed_networks: str = Field(
         default="",
         description="CIDRs webhooks may reach although private (tests, internal deployments).",
@@ -103,6 +108,14 @@ class Settings(BaseSettings):
         for part in value.split(","):
             if part.strip():
                 ipaddress.ip_network(part.strip())
+        return value
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _keys_readable(cls, value: SecretStr) -> SecretStr:
+        from service.webhooks.secret_box import parse_keys
+
+        parse_keys(value.get_secret_value())
         return value
 
     @field_validator("database_url")

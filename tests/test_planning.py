@@ -11,6 +11,7 @@ from service.planning.lint import Check, KeyResultFacts, KpiFacts, ObjectiveFact
 from tests.conftest import Tenant
 from tests.test_alignment import link, objective
 from tests.test_auth import assert_problem
+from tests.test_domain_events import events_of
 
 Json = dict[str, Any]
 KR = {"title": "KR", "type": "increase", "start": 0, "target": 10}
@@ -122,6 +123,12 @@ async def test_rollover_dry_run_then_copy(tenant: Tenant, cycle: Json) -> None:
     assert len((await tenant.get(f"/v1/objectives/{new_team['id']}/kpis")).json()) == 1
     new_company = (await tenant.get(f"/v1/objectives/{new_ids[company['id']]}")).json()
     assert new_company["rollup"] == "children"
+    created = await events_of(tenant, "objective.created")
+    copies = {e["data"]["objective"]["id"]: e["data"]["objective"] for e in created}
+    assert {new_ids[company["id"]], new_ids[team["id"]]} <= copies.keys()
+    assert copies[new_team["id"]]["status"] == "draft"
+    kr_events = await events_of(tenant, "key_result.created")
+    assert new_kr["id"] in {e["data"]["key_result"]["id"] for e in kr_events}
 
 
 async def test_rollover_chosen_objectives_keep_links_to_parents_left_behind(

@@ -200,8 +200,15 @@ async def test_retry_after_is_honoured(
             await receiver.wait_for(2, within=10)
     first, second = receiver.received
     assert second.at - first.at >= 1.9  # not the 0.2 s the schedule alone would give
-    attempts = (await tenant.get(f"/v1/webhook-endpoints/{created['id']}/attempts")).json()
+    url = f"/v1/webhook-endpoints/{created['id']}/attempts"
+    attempts = (await tenant.get(url)).json()
     assert [a["outcome"] for a in attempts["items"]] == ["succeeded", "retrying"]
+    newest = (await tenant.get(url, params={"limit": 1})).json()
+    older = (await tenant.get(url, params={"limit": 1, "cursor": newest["next_cursor"]})).json()
+    assert [a["id"] for a in newest["items"] + older["items"]] == [
+        a["id"] for a in attempts["items"]
+    ]
+    assert older["next_cursor"] is None
 
 
 async def test_a_hanging_receiver_times_out_without_holding_up_others(

@@ -5,18 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.etag import NotModified
+from service.common.database_errors import DATABASE_ERRORS, service_error_for, sqlstate_of
 from service.errors import (
     BadRequest,
-    Conflict,
     ServiceError,
     ServiceUnavailable,
     ValidationFailed,
@@ -104,55 +101,16 @@ def _reason(status: int) -> str:
     return HTTPStatus(status).phrase
 
 
-def _sqlstate(exc: Exception) -> str:
-    """The SQLSTATE of a database error, wrapped by SQLAlchemy or raised by asyncpg itself
-    (the hot paths talk to asyncpg directly, see ``kpis/readings_repository.py``)."""
-    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return str(state or "")
-
-
-async def _integrity_error(request: Request, exc: Exception) -> Response:
-    sqlstate = _sqlstate(exc)
-    if sqlstate == "23505":
-        error: ServiceError = Conflict(
-            "A resource with these unique values already exists.", scim_type="uniqueness"
-        )
-    else:
-        error = ValidationFailed("The change breaks a data constraint (a reference or a bound).")
-    return problem_response(error, request)
-
-
-async def _stale(request: Request, exc: Exception) -> Response:
-    return problem_response(
-        Conflict("The resource was changed by another request; read it again and retry."), request
-    )
-
-
-async def _database_down(request: Request, exc: Exception) -> Response:
-    logger.warning("database unavailable: %s", type(exc).__name__)
-    return problem_response(
-        ServiceUnavailable("The database is unavailable; retry shortly."), request
-    )
-
-
 async def _database_error(request: Request, exc: Exception) -> Response:
-    sqlstate = _sqlstate(exc)
-    if sqlstate.startswith("23"):
-        return await _integrity_error(request, exc)
-    if sqlstate.startswith(("08", "57P")):
-        return await _database_down(request, exc)
-    if sqlstate in ("40001", "40P01"):  # serialization failure, deadlock: safe to retry
-        logger.warning("transaction conflict: %s", sqlstate)
-        return problem_response(
-            ServiceUnavailable("A concurrent change conflicted; retry shortly.", retry_after=1),
-            request,
-        )
-    if sqlstate.startswith("22"):  # data exception: out of range, bad encoding
-        logger.info("data exception from the database: %s", getattr(exc, "orig", exc))
-        return problem_response(
-            ValidationFailed("A value is out of the range the store accepts."), request
-        )
-    return await _unexpected(request, exc)
+    error = service_error_for(exc)
+    if error is None:
+        return await _unexpected(request, exc)
+    if isinstance(error, ServiceUnavailable):
+        logger.warning("database unavailable or conflicting: %s %s", type(exc).__name__,
+                       sqlstate_of(exc))  # fmt: skip
+    elif isinstance(error, ValidationFailed):
+        logger.info("data refused by the database: %s", sqlstate_of(exc))
+    return problem_response(error, request)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -171,13 +129,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(StaleDataError, _stale)
-    app.add_exception_handler(OperationalError, _database_down)
-    app.add_exception_handler(InterfaceError, _database_down)
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(asyncpg.PostgresError, _database_error)
-    app.add_exception_handler(asyncpg.InterfaceError, _database_down)
-    app.add_exception_handler(ConnectionError, _database_down)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(NotModified, _not_modified)
     app.add_exception_handler(Exception, _unexpected)

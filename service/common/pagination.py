@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -77,10 +78,19 @@ def apply_keyset(stmt: Select[Any], model: Any, page: PageRequest) -> Select[Any
     return stmt.order_by(model.created_at, model.id).limit(page.limit + 1)
 
 
-def split_page(rows: list[Any], page: PageRequest) -> tuple[list[Any], str | None]:
-    """Drop the look-ahead row and turn its presence into the next cursor."""
+def created_position(row: Any) -> tuple[datetime, object]:
+    return row.created_at, row.id
+
+
+def split_page(
+    rows: list[Any],
+    page: PageRequest,
+    position: Callable[[Any], tuple[datetime, object]] = created_position,
+) -> tuple[list[Any], str | None]:
+    """Drop the look-ahead row and turn its presence into the next cursor, which names the
+    last row's keyset ``position`` (``(created_at, id)`` unless the list orders otherwise)."""
     if len(rows) <= page.limit:
         return rows, None
     rows = rows[: page.limit]
-    last = rows[-1]
-    return rows, encode_cursor(last.created_at, last.id)
+    moment, tiebreak = position(rows[-1])
+    return rows, encode_keyset(moment, str(tiebreak))

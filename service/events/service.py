@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
-from service.common.pagination import PageRequest, encode_keyset
+from service.common.pagination import PageRequest, split_page
 from service.errors import Conflict, NotFound
 from service.events import repository
 from service.models import Event, WebhookMessage
@@ -27,11 +27,7 @@ async def list_events(
     rows = await repository.list_events(
         session, principal.organization_id, page, type_pattern, since
     )
-    items = rows[: page.limit]
-    cursor = None
-    if len(rows) > page.limit:
-        cursor = encode_keyset(items[-1].created_at, items[-1].id)
-    return items, cursor
+    return split_page(rows, page)
 
 
 async def get_event(

@@ -32,6 +32,7 @@ from strawberry.fastapi import BaseContext
 from service.api.deps import PrincipalDep, SessionDep
 from service.auth.keys import Principal
 from service.graphql.loaders import Loaders
+from service.webhooks.secret_box import SecretBox
 from service.webhooks.service import UrlPolicy
 
 
@@ -39,12 +40,17 @@ class Context(BaseContext):
     """What every resolver sees as ``info.context``."""
 
     def __init__(
-        self, session: AsyncSession, principal: Principal, url_policy: UrlPolicy | None = None
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        url_policy: UrlPolicy,
+        secret_box: SecretBox,
     ) -> None:
         super().__init__()
         self.session = session
         self.principal = principal
-        self.url_policy = url_policy or UrlPolicy()
+        self.url_policy = url_policy
+        self.secret_box = secret_box
         self.db_lock = Lock()
         self.loaders = Loaders(session, principal, self.db_lock)
 
@@ -55,4 +61,5 @@ Info: TypeAlias = strawberry.Info[Context, None]
 async def get_context(session: SessionDep, principal: PrincipalDep, request: Request) -> Context:
     """Authenticate like REST: a missing or bad key raises ``Unauthorized`` here, which the
     app's exception handlers turn into a 401 ``application/problem+json``."""
-    return Context(session, principal, request.app.state.url_policy)
+    state = request.app.state
+    return Context(session, principal, state.url_policy, state.secret_box)

@@ -15,12 +15,11 @@ from typing import Any, TypeVar
 import pydantic
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 from strawberry.extensions import SchemaExtension
 
 from service.auth.keys import Principal
+from service.common.database_errors import DATABASE_ERRORS, service_error_for
 from service.errors import (
     BadRequest,
     Conflict,
@@ -28,6 +27,7 @@ from service.errors import (
     NotFound,
     PreconditionFailed,
     ServiceError,
+    ServiceUnavailable,
     ValidationFailed,
 )
 from service.graphql.context import Info
@@ -105,18 +105,12 @@ def error_of(exc: ServiceError) -> Error:
     raise exc
 
 
-def _database_error(exc: DBAPIError | StaleDataError) -> ServiceError:
-    """The same mapping REST applies in ``service.api.problems``."""
-    if isinstance(exc, StaleDataError):
-        return Conflict("The resource was changed by another request; read it again and retry.")
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
-    if isinstance(exc, IntegrityError) and sqlstate == "23505":
-        return Conflict("A resource with these unique values already exists.")
-    if isinstance(exc, IntegrityError):
-        return ValidationFailed("The change breaks a data constraint (a reference or a bound).")
-    if sqlstate.startswith("22"):
-        return ValidationFailed("A value is out of the range the store accepts.")
-    raise exc
+def _database_error(exc: BaseException) -> ServiceError:
+    """The same mapping REST applies in ``service.api.problems``; a bug is re-raised."""
+    error = service_error_for(exc)
+    if error is None:
+        raise exc
+    return error
 
 
 def _pydantic_error(exc: pydantic.ValidationError) -> ServiceError:
@@ -137,7 +131,7 @@ async def run_mutation(
         return error_of(exc)
     except pydantic.ValidationError as exc:
         return error_of(_pydantic_error(exc))
-    except (DBAPIError, StaleDataError) as exc:
+    except DATABASE_ERRORS as exc:
         return error_of(_database_error(exc))
     finally:
         # Rows changed (or rolled back): what the loaders cached may be stale now.
@@ -160,7 +154,11 @@ def _coded(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
         return error
-    if isinstance(original, ServiceError) and original.status < 500:
+    if isinstance(original, DATABASE_ERRORS):
+        original = service_error_for(original) or original
+    if isinstance(original, ServiceError) and (
+        original.status < 500 or isinstance(original, ServiceUnavailable)
+    ):
         code, message = original.code, original.detail
     else:
         logger.error("graphql resolver failed", exc_info=original)

@@ -48,7 +48,8 @@ class WebhookSecret(Base):
     endpoint_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
     )
-    secret: Mapped[str] = mapped_column(String(120))
+    # Sealed (service/webhooks/secret_box.py), never the plain secret.
+    secret: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow
     )

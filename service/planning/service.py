@@ -13,6 +13,7 @@ from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.repository import get_scoped
 from service.errors import NotFound, ValidationFailed
+from service.goals import events as goal_events
 from service.goals import repository as goals_repository
 from service.goals.explain import definition_of, key_result_progress_of
 from service.goals.progress import KeyResultType
@@ -95,7 +96,16 @@ async def rollover(
         await repository.add_all(session, [r.copy for r in plan.objectives])
         rows: list[object] = [kr for r in plan.objectives for kr in r.key_results]
         await repository.add_all(session, [*rows, *plan.links, *plan.kpi_links])
+        await _announce(session, plan)
     return plan
+
+
+async def _announce(session: AsyncSession, plan: Rollover) -> None:
+    """Copies are new objectives and key results to subscribers, like any other."""
+    for rolled in plan.objectives:
+        await goal_events.objective_created(session, rolled.copy)
+        for kr in rolled.key_results:
+            await goal_events.key_result_created(session, kr)
 
 
 def _chosen(in_cycle: list[Objective], data: RolloverCreate) -> list[Objective]:

@@ -23,12 +23,17 @@ import httpx
 from service.common.ids import prefixed
 from service.config import Settings
 from service.events.outbox import encode_body
+from service.webhooks import policy, sender, ssrf
 from service.webhooks import queue_repository as queue
-from service.webhooks import sender, ssrf
 from service.webhooks.policy import decide
+from service.webhooks.secret_box import SecretBox, box_from_settings
 
 logger = logging.getLogger("meridian.webhooks")
 CHANNEL = "webhook_messages"
+UNREADABLE_SECRETS = (
+    "No signing secret of this endpoint opens with the configured MERIDIAN_SECRET_KEYS; "
+    "nothing was sent."
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class DispatcherConfig:
     lease_seconds: float = 60.0
     poll_interval: float = 2.0
     disable_after_seconds: float = 5 * 24 * 3600
+    # Opens the sealed signing secrets; None only where nothing is sent (tests of claims).
+    secret_box: SecretBox | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatcherConfig:
@@ -58,6 +65,7 @@ class DispatcherConfig:
             lease_seconds=settings.webhook_lease_seconds,
             poll_interval=settings.webhook_poll_interval,
             disable_after_seconds=settings.webhook_disable_after_seconds,
+            secret_box=box_from_settings(settings),
         )
 
 
@@ -176,13 +184,19 @@ class Dispatcher:
         return recorded, decision.disable_reason
 
     async def _send(self, message: queue.Claimed) -> sender.Sent:
-        assert self._client is not None
+        assert self._client is not None and self.config.secret_box is not None
+        secrets = self.config.secret_box.open_all(message.secrets, message.endpoint_id)
+        if not secrets:
+            # Sending unsigned would teach receivers to accept anything: retry on the
+            # schedule instead, so deliveries resume once the operator restores the key.
+            failure = policy.Result(None, "secret_unreadable")
+            return sender.Sent(failure, 0, None, UNREADABLE_SECRETS)
         outgoing = sender.Outgoing(
             msg_id=message.event_id,
             event_type=message.event_type,
             body=message.body,
             url=message.url,
-            secrets=message.secrets,
+            secrets=secrets,
             attempt_number=message.attempt_number,
         )
         return await sender.send(self._client, outgoing, self.config.sender, self.resolver)

@@ -225,12 +225,12 @@ class WebhookMutation:
     async def create_webhook_endpoint(
         self, info: Info, input: CreateWebhookEndpointInput
     ) -> CreateWebhookEndpointResult:
-        policy = info.context.url_policy
+        policy, box = info.context.url_policy, info.context.secret_box
 
         async def call(session: AsyncSession, principal: Principal) -> CreateWebhookEndpointPayload:
             values = {k: v for k, v in given(input).items() if v is not None}
             data = WebhookEndpointCreate(**values)
-            row, secret = await service.create_endpoint(session, principal, data, policy)
+            row, secret = await service.create_endpoint(session, principal, data, policy, box)
             return CreateWebhookEndpointPayload(
                 webhook_endpoint=WebhookEndpointNode.of(row), secret=secret
             )
@@ -279,9 +279,11 @@ class WebhookMutation:
             int, arg("0 to 604800; the old key signs meanwhile.")
         ] = 86_400,
     ) -> RotateWebhookSecretResult:
+        box = info.context.secret_box
+
         async def call(session: AsyncSession, principal: Principal) -> RotateWebhookSecretPayload:
             data = SecretRotate(grace_period_seconds=grace_period_seconds)
-            secret, expires_at = await service.rotate_secret(session, principal, id, data)
+            secret, expires_at = await service.rotate_secret(session, principal, id, data, box)
             return RotateWebhookSecretPayload(secret=secret, previous_expires_at=expires_at)
 
         return await run_mutation(info, call)  # type: ignore[return-value]

@@ -24,6 +24,7 @@ from service.webhooks.schemas import (
     WebhookEndpointRead,
     WebhookEndpointUpdate,
 )
+from service.webhooks.secret_box import SecretBox
 from service.webhooks.service import UrlPolicy
 
 router = domain_router(tags=["webhooks"])
@@ -37,6 +38,14 @@ def url_policy(request: Request) -> UrlPolicy:
 UrlPolicyDep = Annotated[UrlPolicy, Depends(url_policy)]
 
 
+def secret_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+SecretBoxDep = Annotated[SecretBox, Depends(secret_box)]
+
+
 @router.post(
     "/webhook-endpoints", status_code=status.HTTP_201_CREATED, operation_id="createWebhookEndpoint"
 )
@@ -45,10 +54,11 @@ async def create_endpoint(
     principal: AdminPrincipal,
     body: WebhookEndpointCreate,
     policy: UrlPolicyDep,
+    box: SecretBoxDep,
     response: Response,
 ) -> WebhookEndpointCreated:
     """Register an endpoint. The URL is resolved and vetted; the secret is returned only here."""
-    endpoint, secret = await service.create_endpoint(session, principal, body, policy)
+    endpoint, secret = await service.create_endpoint(session, principal, body, policy, box)
     response.headers["Location"] = f"/v1/webhook-endpoints/{endpoint.id}"
     response.headers["ETag"] = etag_of(endpoint)
     read = WebhookEndpointRead.model_validate(endpoint)
@@ -137,10 +147,14 @@ async def disable_endpoint(
     "/webhook-endpoints/{endpoint_id}/secret/rotate", operation_id="rotateWebhookEndpointSecret"
 )
 async def rotate_secret(
-    session: SessionDep, principal: AdminPrincipal, endpoint_id: uuid.UUID, body: SecretRotate
+    session: SessionDep,
+    principal: AdminPrincipal,
+    endpoint_id: uuid.UUID,
+    body: SecretRotate,
+    box: SecretBoxDep,
 ) -> SecretRotated:
     """A new signing key, current at once; the old one also signs during the grace period."""
-    secret, expires_at = await service.rotate_secret(session, principal, endpoint_id, body)
+    secret, expires_at = await service.rotate_secret(session, principal, endpoint_id, body, box)
     return SecretRotated(secret=secret, previous_expires_at=expires_at)
 
 

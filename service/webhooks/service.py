@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
-from service.common.pagination import PageRequest, encode_keyset, split_page
+from service.common.pagination import PageRequest, split_page
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.events.outbox import record_event
 from service.models import WebhookAttempt, WebhookEndpoint
@@ -24,6 +24,7 @@ from service.webhooks.schemas import (
     WebhookEndpointCreate,
     WebhookEndpointUpdate,
 )
+from service.webhooks.secret_box import SecretBox
 
 MAX_RECOVER_WINDOW = timedelta(days=14)
 MAX_RECOVER_MESSAGES = 10_000
@@ -55,12 +56,17 @@ async def vet_url(url: str, policy: UrlPolicy) -> str:
 
 
 async def create_endpoint(
-    session: AsyncSession, principal: Principal, data: WebhookEndpointCreate, policy: UrlPolicy
+    session: AsyncSession,
+    principal: Principal,
+    data: WebhookEndpointCreate,
+    policy: UrlPolicy,
+    box: SecretBox,
 ) -> tuple[WebhookEndpoint, str]:
     require(principal, Scope.ADMIN)
     url = await vet_url(data.url, policy)
     secret = _caller_secret(data.secret, "secret") if data.secret else signing.generate_secret()
     endpoint = WebhookEndpoint(
+        id=uuid.uuid4(),
         organization_id=principal.organization_id,
         url=url,
         description=data.description,
@@ -68,7 +74,7 @@ async def create_endpoint(
         disabled=data.disabled,
         disabled_reason="manual" if data.disabled else None,
     )
-    await repository.add_endpoint(session, endpoint, secret)
+    await repository.add_endpoint(session, endpoint, box.seal(secret, endpoint.id))
     return endpoint, secret
 
 
@@ -140,12 +146,16 @@ async def set_disabled(
 
 
 async def rotate_secret(
-    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, data: SecretRotate
+    session: AsyncSession,
+    principal: Principal,
+    endpoint_id: uuid.UUID,
+    data: SecretRotate,
+    box: SecretBox,
 ) -> tuple[str, datetime]:
     endpoint = await get_endpoint(session, principal, endpoint_id, for_update=True)
     secret = _caller_secret(data.key, "key") if data.key else signing.generate_secret()
     expires_at = utcnow() + timedelta(seconds=data.grace_period_seconds)
-    await repository.rotate_secret(session, endpoint.id, secret, expires_at)
+    await repository.rotate_secret(session, endpoint.id, box.seal(secret, endpoint.id), expires_at)
     return secret, expires_at
 
 
@@ -186,12 +196,7 @@ async def list_attempts(
 ) -> tuple[list[WebhookAttempt], str | None]:
     endpoint = await get_endpoint(session, principal, endpoint_id)
     rows = await repository.list_attempts(session, principal.organization_id, endpoint.id, page)
-    items = rows[: page.limit]
-    cursor = None
-    if len(rows) > page.limit:
-        last = items[-1]
-        cursor = encode_keyset(last.started_at, str(last.id))
-    return items, cursor
+    return split_page(rows, page, lambda attempt: (attempt.started_at, attempt.id))
 
 
 def _caller_secret(secret: str, field_name: str) -> str:

@@ -1,0 +1,55 @@
+"""What a database failure means to a client, for REST problems and GraphQL errors alike.
+
+The ORM paths raise SQLAlchemy's wrappers; the hot paths (readings, trees, the webhook
+queue) talk to asyncpg directly and raise its own exceptions. Both carry a SQLSTATE, and
+the same SQLSTATE gets the same answer whichever API the request came through.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from service.errors import Conflict, ServiceError, ServiceUnavailable, ValidationFailed
+
+DATABASE_ERRORS = (
+    DBAPIError,
+    StaleDataError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+)
+
+
+def sqlstate_of(exc: BaseException) -> str:
+    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return str(state or "")
+
+
+def unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("The database is unavailable; retry shortly.")
+
+
+def service_error_for(exc: BaseException) -> ServiceError | None:
+    """The client's error for a database failure; ``None`` when it is our bug (a 500)."""
+    if isinstance(exc, StaleDataError):
+        return Conflict("The resource was changed by another request; read it again and retry.")
+    sqlstate = sqlstate_of(exc)
+    if sqlstate == "23505":
+        return Conflict(
+            "A resource with these unique values already exists.", scim_type="uniqueness"
+        )
+    if sqlstate.startswith("23"):
+        return ValidationFailed("The change breaks a data constraint (a reference or a bound).")
+    if sqlstate in ("40001", "40P01"):  # serialization failure, deadlock: safe to retry
+        return ServiceUnavailable("A concurrent change conflicted; retry shortly.", retry_after=1)
+    if sqlstate.startswith("22"):  # data exception: out of range, bad encoding
+        return ValidationFailed("A value is out of the range the store accepts.")
+    if sqlstate.startswith(("08", "57P")):  # connection lost, server shutting down
+        return unavailable()
+    if isinstance(exc, OperationalError | InterfaceError | asyncpg.InterfaceError):
+        return unavailable()
+    if isinstance(exc, ConnectionError):
+        return unavailable()
+    return None
