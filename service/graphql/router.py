@@ -8,6 +8,7 @@ See ``service.graphql.context`` for the concurrency policy (one session, one loc
 
 from __future__ import annotations
 
+from pydantic_core import to_json
 from strawberry.fastapi import GraphQLRouter
 
 from service.api.uow import UnitOfWorkRoute
@@ -19,9 +20,16 @@ schema = build_schema(get_settings())
 """The schema with the environment's limits; its SDL is committed as openapi/schema.graphql."""
 
 
+class MeridianGraphQLRouter(GraphQLRouter[Context, None]):
+    def encode_json(self, data: object) -> bytes:
+        """Results are plain dicts and lists; pydantic-core encodes a large one several
+        times faster than the standard library's ``json.dumps``."""
+        return to_json(data)
+
+
 def graphql_router(settings: Settings | None = None) -> GraphQLRouter[Context, None]:
     app_schema = schema if settings is None else build_schema(settings)
-    return GraphQLRouter(
+    return MeridianGraphQLRouter(
         app_schema,
         context_getter=get_context,
         route_class=UnitOfWorkRoute,
