@@ -7,7 +7,7 @@ The resolver calls the same service functions as ``GET /v1/objectives/{id}/tree`
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 
@@ -39,22 +39,24 @@ class AlignmentNode:
 
     @classmethod
     def of(cls, node: service.Node) -> AlignmentNode:
-        state = node.state
+        pace, health = node.pace, node.health
         return cls(
-            id=node.id,
+            # The service's ids are UUIDs as strings; the UUID scalar serializes with str().
+            id=cast(uuid.UUID, node.id),
             title=node.title,
-            cycle_id=node.cycle_id,
-            team_id=node.team_id,
-            owner_id=node.owner_id,
-            status=ObjectiveStatus(node.status),
+            cycle_id=cast(uuid.UUID, node.cycle_id),
+            team_id=cast(uuid.UUID | None, node.team_id),
+            owner_id=cast(uuid.UUID | None, node.owner_id),
+            status=_STATUSES[node.status],
             rollup=node.rollup,
             depth=node.depth,
-            progress=ProgressNode.of(state.progress),
-            pace=PaceNode(
-                status=state.pace.status, expected=state.pace.expected, ratio=state.pace.ratio
-            ),
-            health=HealthNode(status=state.health.status, reasons=state.health.reasons),
+            progress=ProgressNode.of(node.progress),
+            pace=PaceNode(status=pace.status, expected=pace.expected, ratio=pace.ratio),
+            health=HealthNode(status=health.status, reasons=health.reasons),
         )
+
+
+_STATUSES = {status.value: status for status in ObjectiveStatus}
 
 
 @strawberry.type(description="A link between two objectives shown.")
@@ -102,7 +104,10 @@ class AlignmentQuery:
             nodes=[AlignmentNode.of(n) for n in graph.nodes],
             edges=[
                 AlignmentEdge(
-                    parent_id=e.parent_id, child_id=e.child_id, weight=e.weight, kind=e.kind
+                    parent_id=cast(uuid.UUID, e.parent_id),
+                    child_id=cast(uuid.UUID, e.child_id),
+                    weight=e.weight,
+                    kind=e.kind,
                 )
                 for e in graph.edges
             ],
