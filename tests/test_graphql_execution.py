@@ -54,8 +54,30 @@ class Branch:
         return self.name.upper() * times
 
 
+async def later(value: Any) -> Any:
+    return value
+
+
+@strawberry.type
+class Lazy:
+    """Plain fields holding awaitables: the default path awaits them."""
+
+    data: JSON
+    ids: list[uuid.UUID]
+    leaf: Leaf
+
+
 @strawberry.type
 class Query:
+    @strawberry.field
+    def lazy(self) -> Lazy:
+        leaf = Leaf(value=1.5, label="l", colour=Colour.RED, data=None, tags=[])
+        return Lazy(
+            data=later({"a": 1}),  # type: ignore[arg-type]
+            ids=[later(uuid.UUID(int=7))],  # type: ignore[list-item]
+            leaf=later(leaf),  # type: ignore[arg-type]
+        )
+
     @strawberry.field
     def branches(self, broken: bool = False) -> list[Branch]:
         return [
@@ -138,6 +160,20 @@ def test_fields_with_resolvers_inside_still_run_their_resolver() -> None:
     data, _ = run("{ branches { shout(times: 2) leaves { value } } }", fast=True)
     assert CALLS == ["b0", "b1", "b2"]
     assert data["branches"][1]["shout"] == "B1B1"
+
+
+async def test_awaitable_values_take_the_default_path() -> None:
+    document = "{ lazy { data ids leaf { value colour } } }"
+    built = strawberry.Schema(query=Query, execution_context_class=Counting)
+    result = await built.execute(document)
+    assert result.errors is None
+    assert result.data == {
+        "lazy": {
+            "data": {"a": 1},
+            "ids": [str(uuid.UUID(int=7))],
+            "leaf": {"value": 1.5, "colour": "RED"},
+        }
+    }
 
 
 def test_a_middleware_sees_every_field() -> None:

@@ -25,6 +25,8 @@ strawberry.enum(Direction, name="TreeDirection", description="Down to children o
 
 @strawberry.type(description="One objective in a tree or forest, with its roll-up.")
 class AlignmentNode:
+    """Served from ``service.Node`` tuples (ids as strings, ``status`` as its value)."""
+
     id: uuid.UUID = strawberry.field(description="The objective's id.")
     title: str = strawberry.field(description="What the objective is.")
     cycle_id: uuid.UUID = strawberry.field(description="Its cycle.")
@@ -36,27 +38,6 @@ class AlignmentNode:
     progress: ProgressNode = strawberry.field(description="Rolled-up progress, explained.")
     pace: PaceNode = strawberry.field(description="Rolled-up progress against the time.")
     health: HealthNode = strawberry.field(description="Pace combined with linked KPIs.")
-
-    @classmethod
-    def of(cls, node: service.Node) -> AlignmentNode:
-        pace, health = node.pace, node.health
-        return cls(
-            # The service's ids are UUIDs as strings; the UUID scalar serializes with str().
-            id=cast(uuid.UUID, node.id),
-            title=node.title,
-            cycle_id=cast(uuid.UUID, node.cycle_id),
-            team_id=cast(uuid.UUID | None, node.team_id),
-            owner_id=cast(uuid.UUID | None, node.owner_id),
-            status=_STATUSES[node.status],
-            rollup=node.rollup,
-            depth=node.depth,
-            progress=ProgressNode.of(node.progress),
-            pace=PaceNode(status=pace.status, expected=pace.expected, ratio=pace.ratio),
-            health=HealthNode(status=health.status, reasons=health.reasons),
-        )
-
-
-_STATUSES = {status.value: status for status in ObjectiveStatus}
 
 
 @strawberry.type(description="A link between two objectives shown.")
@@ -100,15 +81,11 @@ class AlignmentQuery:
                 graph = await service.alignment(
                     ctx.session, ctx.principal, cycle_id, team_id, utcnow()
                 )
+        # Strawberry reads fields without resolvers with getattr, and these types have no
+        # interfaces (no isinstance check): the service's tuples carry exactly their fields
+        # (Node/Progress/Pace/Health/Edge; tests/test_graphql_alignment.py checks the names),
+        # so 11,000 nodes are served as they are instead of copied into 55,000 objects.
         return AlignmentGraph(
-            nodes=[AlignmentNode.of(n) for n in graph.nodes],
-            edges=[
-                AlignmentEdge(
-                    parent_id=cast(uuid.UUID, e.parent_id),
-                    child_id=cast(uuid.UUID, e.child_id),
-                    weight=e.weight,
-                    kind=e.kind,
-                )
-                for e in graph.edges
-            ],
+            nodes=cast(list[AlignmentNode], graph.nodes),
+            edges=cast(list[AlignmentEdge], graph.edges),
         )

@@ -22,8 +22,10 @@ With middleware (a ``SchemaExtension`` that implements ``resolve``) nothing is c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import suppress
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -33,6 +35,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    is_specified_scalar_type,
 )
 from graphql.pyutils import Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -40,6 +43,9 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 Complete = Callable[[Any], Any]
+# How to read a field from its source, complete the value, and whether to check it for an
+# awaitable first (the default path awaits one; this path leaves it to the default path).
+Plan = tuple[Callable[[Any], Any], Complete, bool]
 
 
 class _Abandon(Exception):
@@ -70,9 +76,9 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if self._plain_allowed:
             plan = self._plan_for(parent_type, field_details_list)
             if plan is not _NOT_PLAIN:
-                resolve, complete = plan
+                get, complete, _ = plan
                 with suppress(Exception):  # the default path below reports it properly
-                    value = resolve(source, None)
+                    value = get(source)
                     if not self.is_awaitable(value):
                         return complete(value)
         return super().execute_field(
@@ -92,9 +98,7 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans[id(field_details_list)] = (field_details_list, plan)
         return plan
 
-    def _compile_field(
-        self, parent_type: GraphQLObjectType, field_details_list: Any
-    ) -> tuple[Callable[[Any, Any], Any], Complete]:
+    def _compile_field(self, parent_type: GraphQLObjectType, field_details_list: Any) -> Plan:
         node = field_details_list[0].node
         field_def = self.schema.get_field(parent_type, node.name.value)
         if (
@@ -114,23 +118,39 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         ):
             raise _Abandon
         if definition.default_resolver is getattr:  # what ``field.get_result`` calls then
-            resolve = _attribute(definition.python_name)
-        return resolve, self._compile_type(field_def.type, field_details_list)
+            get: Callable[[Any], Any] = attrgetter(definition.python_name)
+        else:
+            get = partial(resolve, info=None)
+        complete, rejects_awaitables = self._compile_type(field_def.type, field_details_list)
+        return get, complete, not rejects_awaitables
 
-    def _compile_type(self, return_type: GraphQLOutputType, field_details_list: Any) -> Complete:
+    def _compile_type(
+        self, return_type: GraphQLOutputType, field_details_list: Any
+    ) -> tuple[Complete, bool]:
+        """How to complete a value of this type, and whether that completion itself refuses
+        an awaitable (built-in scalars and enums do: their serializers raise on one)."""
         if isinstance(return_type, GraphQLNonNull):
-            inner = self._compile_type(return_type.of_type, field_details_list)
-            return _non_null(inner)
+            inner = return_type.of_type
+            if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+                return self._compile_leaf(inner, nullable=False)
+            complete, rejects = self._compile_type(inner, field_details_list)
+            return _non_null(complete), rejects
         if isinstance(return_type, GraphQLList):
-            item = self._compile_type(return_type.of_type, field_details_list)
-            return _list_of(item, self.is_awaitable)
-        if isinstance(return_type, GraphQLEnumType):
-            return _enum(return_type.serialize)
-        if isinstance(return_type, GraphQLScalarType):
-            return _leaf(return_type.serialize)
+            item, rejects = self._compile_type(return_type.of_type, field_details_list)
+            return _list_of(item, None if rejects else self.is_awaitable), False
+        if isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
+            return self._compile_leaf(return_type, nullable=True)
         if isinstance(return_type, GraphQLObjectType) and return_type.is_type_of is None:
-            return self._compile_object(return_type, field_details_list)
+            return self._compile_object(return_type, field_details_list), False
         raise _Abandon  # interfaces, unions, objects with is_type_of
+
+    @staticmethod
+    def _compile_leaf(
+        leaf_type: GraphQLScalarType | GraphQLEnumType, nullable: bool
+    ) -> tuple[Complete, bool]:
+        if isinstance(leaf_type, GraphQLEnumType):
+            return _enum(leaf_type.serialize, nullable), True
+        return _leaf(leaf_type.serialize, nullable), is_specified_scalar_type(leaf_type)
 
     def _compile_object(self, object_type: GraphQLObjectType, field_details_list: Any) -> Complete:
         grouped, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
@@ -155,26 +175,25 @@ def _non_null(inner: Complete) -> Complete:
     return complete
 
 
-def _list_of(item: Complete, is_awaitable: Callable[[Any], bool]) -> Complete:
+def _list_of(item: Complete, is_awaitable: Callable[[Any], bool] | None) -> Complete:
     def complete(value: Any) -> Any:
         if value is None:
             return None
-        if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
+        if type(value) not in (list, tuple):  # iterators are read once: the default path
             raise _Abandon
-        completed = []
-        for v in value:
-            if is_awaitable(v):
-                raise _Abandon
-            completed.append(item(v))
-        return completed
+        if is_awaitable is not None and any(is_awaitable(v) for v in value):
+            raise _Abandon
+        return [item(v) for v in value]
 
     return complete
 
 
-def _leaf(serialize: Callable[[Any], Any]) -> Complete:
+def _leaf(serialize: Callable[[Any], Any], nullable: bool) -> Complete:
     def complete(value: Any) -> Any:
         if value is None:
-            return None
+            if nullable:
+                return None
+            raise _Abandon
         serialized = serialize(value)
         if serialized is None or serialized is Undefined:
             raise _Abandon
@@ -183,10 +202,10 @@ def _leaf(serialize: Callable[[Any], Any]) -> Complete:
     return complete
 
 
-def _enum(serialize: Callable[[Any], Any]) -> Complete:
+def _enum(serialize: Callable[[Any], Any], nullable: bool) -> Complete:
     """Strawberry's enum serializer scans the values; remember what it answered."""
     known: dict[Any, Any] = {}
-    leaf = _leaf(serialize)
+    leaf = _leaf(serialize, nullable)
 
     def complete(value: Any) -> Any:
         try:
@@ -201,24 +220,14 @@ def _enum(serialize: Callable[[Any], Any]) -> Complete:
     return complete
 
 
-def _attribute(name: str) -> Callable[[Any, Any], Any]:
-    def resolve(source: Any, _info: Any) -> Any:
-        return getattr(source, name)
-
-    return resolve
-
-
-def _object(
-    fields: tuple[tuple[str, Callable[[Any, Any], Any], Complete], ...],
-    is_awaitable: Callable[[Any], bool],
-) -> Complete:
+def _object(fields: tuple[tuple[str, Any, Complete, bool], ...], is_awaitable: Any) -> Complete:
     def complete(value: Any) -> Any:
         if value is None:
             return None
         result = {}
-        for name, resolve, finish in fields:
-            raw = resolve(value, None)
-            if is_awaitable(raw):
+        for name, get, finish, check in fields:
+            raw = get(value)
+            if check and is_awaitable(raw):
                 raise _Abandon
             result[name] = finish(raw)
         return result
