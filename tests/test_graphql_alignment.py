@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from service.alignment.graph import Edge, Health
 from service.alignment.graphql import AlignmentEdge, AlignmentNode
 from service.alignment.service import Node
+from service.config import get_settings
 from service.goals.graphql import HealthNode, PaceNode, ProgressNode
 from service.goals.pace import Pace
 from service.goals.progress import Progress
@@ -81,6 +82,22 @@ async def test_alignment_errors_like_rest(
     assert body["errors"][0]["extensions"]["code"] == "not_found"
     body = await gql(tenant, ALIGNMENT, {"root": root["id"], "direction": "DOWN", "depth": 99})
     assert body["errors"][0]["extensions"]["code"] == "validation_failed"
+
+
+async def test_alignment_is_capped(
+    tenant: Tenant, cycle: Json, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = await objective(tenant, cycle, "Root")
+    for name in ("A", "B"):
+        assert (await link(tenant, await objective(tenant, cycle, name), root)).status_code == 201
+    variables = {"root": root["id"], "direction": "DOWN"}
+    monkeypatch.setattr(get_settings(), "graphql_alignment_max_nodes", 3)
+    assert len((await data(tenant, ALIGNMENT, variables))["alignment"]["nodes"]) == 3
+    monkeypatch.setattr(get_settings(), "graphql_alignment_max_nodes", 2)
+    body = await gql(tenant, ALIGNMENT, variables)
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "validation_failed"
+    assert "3 nodes" in body["errors"][0]["message"]
 
 
 LINKS = """

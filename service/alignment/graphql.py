@@ -14,6 +14,8 @@ import strawberry
 from service.alignment import service
 from service.alignment.graph import LinkKind, Rollup
 from service.alignment.schemas import Direction
+from service.config import get_settings
+from service.errors import ValidationFailed
 from service.goals.graphql import HealthNode, PaceNode, ProgressNode
 from service.goals.schemas import ObjectiveStatus
 from service.graphql.context import Info
@@ -58,7 +60,9 @@ class AlignmentGraph:
 class AlignmentQuery:
     @strawberry.field(
         description="A tree from `rootId` (down or up, `depth` levels) or, without it, the "
-        "forest of a cycle and/or team; like GET /v1/objectives/{id}/tree and /v1/alignment."
+        "forest of a cycle and/or team; like GET /v1/objectives/{id}/tree and /v1/alignment. "
+        "At most `MERIDIAN_GRAPHQL_ALIGNMENT_MAX_NODES` nodes (20,000 by default): a larger "
+        "graph is a `validation_failed` error; read it from REST, or narrow it."
     )
     async def alignment(
         self,
@@ -81,6 +85,13 @@ class AlignmentQuery:
                 graph = await service.alignment(
                     ctx.session, ctx.principal, cycle_id, team_id, utcnow()
                 )
+        cap = get_settings().graphql_alignment_max_nodes
+        if len(graph.nodes) > cap:
+            raise ValidationFailed(
+                f"The graph has {len(graph.nodes)} nodes; GraphQL `alignment` returns at most "
+                f"{cap}. Narrow it (`depth`, `teamId`) or read it from GET /v1/alignment or "
+                "GET /v1/objectives/{id}/tree."
+            )
         # Strawberry reads fields without resolvers with getattr, and these types have no
         # interfaces (no isinstance check): the service's tuples carry exactly their fields
         # (Node/Progress/Pace/Health/Edge; tests/test_graphql_alignment.py checks the names),
