@@ -309,3 +309,17 @@ async def test_key_result_weights_follow_every_write(
         assert await weight() == 0
     finally:
         await connection.close()
+
+
+async def test_roll_ups_reach_below_the_depth_shown(tenant: Tenant, cycle: Json) -> None:
+    """A tree cut at `depth` still rolls up everything that contributes below the cut."""
+    chain = [await objective(tenant, cycle, f"O{i}", rollup="children") for i in range(3)]
+    leaf = await objective(tenant, cycle, "Leaf")
+    await with_progress(tenant, leaf, 0.4)
+    for parent, child in itertools.pairwise([*chain, leaf]):
+        assert (await link(tenant, child, parent)).status_code == 201
+    for depth in (0, 1, 2, 3):
+        tree = (await tenant.get(f"/v1/objectives/{chain[0]['id']}/tree?depth={depth}")).json()
+        assert len(tree["nodes"]) == depth + 1 and len(tree["edges"]) == depth
+        values = [n["progress"]["value"] for n in tree["nodes"]]
+        assert values == pytest.approx([0.4] * (depth + 1))

@@ -68,14 +68,7 @@ _SHOWN = {
 _TREE = """
 WITH RECURSIVE {shown},
 shown_once AS ({shown_once}),
-below(id) AS (
-    SELECT id FROM shown_once
-    UNION
-    SELECT l.child_id FROM below b
-    JOIN objectives p ON p.id = b.id AND p.rollup <> 'key_results'
-    JOIN objective_links l
-      ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
-),
+{below},
 kpis AS (
     SELECT ok.objective_id, array_agg(ok.kpi_id) AS ids,
            array_agg(coalesce(st.state, 'ok')) AS states, array_agg(st.severity) AS severities
@@ -97,6 +90,30 @@ LEFT JOIN shown_once s ON s.id = b.id
 {children}
 LEFT JOIN kpis k ON k.objective_id = o.id
 """
+
+# Every contributing descendant of the shown nodes.
+_BELOW_ALL = """
+below(id) AS (
+    SELECT id FROM shown_once
+    UNION
+    SELECT l.child_id FROM below b
+    JOIN objectives p ON p.id = b.id AND p.rollup <> 'key_results'
+    JOIN objective_links l
+      ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
+)"""
+
+# Walking down, a node shown above the depth limit had all its children walked (and shown):
+# only those at the limit ($3) can have contributing descendants that are not shown yet.
+_BELOW_THE_LIMIT = """
+deeper(id) AS (
+    SELECT id FROM shown_once WHERE depth = $3
+    UNION
+    SELECT l.child_id FROM deeper b
+    JOIN objectives p ON p.id = b.id AND p.rollup <> 'key_results'
+    JOIN objective_links l
+      ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
+),
+below(id) AS (SELECT id FROM shown_once UNION SELECT id FROM deeper)"""
 
 # A tree: a few thousand nodes, each one probe of the covering link index.
 _CHILDREN_PER_NODE = """
@@ -126,6 +143,7 @@ TREE_SQL = {
     seed: _TREE.format(
         shown=shown,
         shown_once=_ONCE["walk" if seed in (Seed.DOWN, Seed.UP) else "unique"],
+        below=_BELOW_THE_LIMIT if seed is Seed.DOWN else _BELOW_ALL,
         children=_CHILDREN_GROUPED if seed is Seed.FOREST else _CHILDREN_PER_NODE,
     )
     for seed, shown in _SHOWN.items()
