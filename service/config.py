@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=10, gt=0)
     graphql_max_aliases: int = Field(default=15, gt=0)
     graphql_max_tokens: int = Field(default=2000, gt=0)
+    graphql_alignment_max_nodes: int = Field(
+        default=20_000,
+        gt=0,
+        description="Most nodes GraphQL `alignment` returns; larger graphs go through REST.",
+    )
     idempotency_ttl_hours: int = Field(default=24, gt=0)
     secret_keys: SecretStr = Field(
         default=SecretStr(""),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 
 from service.alignment.schemas import AlignmentRead
 from service.config import get_settings
+from service.webhooks.dispatcher import asyncpg_dsn
 from tests.conftest import Tenant
 from tests.test_auth import assert_problem
 
@@ -260,3 +263,63 @@ async def test_other_organization_sees_no_tree_or_forest(
     assert_problem(await other_tenant.get(f"/v1/objectives/{parent['id']}/tree"), 404)
     assert (await other_tenant.get("/v1/alignment")).json() == {"nodes": [], "edges": []}
     assert_problem(await other_tenant.get(f"/v1/alignment?cycle_id={cycle['id']}"), 422)
+
+
+async def test_key_result_weights_follow_every_write(
+    tenant: Tenant, cycle: Json, database_url: str
+) -> None:
+    """Trees read an objective's key-result weight from its row (migration 0009's triggers
+    keep it): creating, re-weighting and deleting key results, and rows written in SQL."""
+    goal = await objective(tenant, cycle, "Goal", rollup="both")
+
+    async def weight() -> float:
+        tree = (await tenant.get(f"/v1/objectives/{goal['id']}/tree")).json()
+        value: float = tree["nodes"][0]["progress"]["inputs"]["key_results"]["weight"]
+        return value
+
+    body = {"title": "KR", "type": "increase", "start": 0, "target": 10}
+    first = await tenant.create(f"/v1/objectives/{goal['id']}/key-results", body)
+    second = await tenant.create(f"/v1/objectives/{goal['id']}/key-results", {**body, "weight": 3})
+    assert await weight() == 4
+    patched = await tenant.patch(f"/v1/key-results/{second['id']}", json={"weight": 0.5})
+    assert patched.status_code == 200, patched.text
+    assert await weight() == 1.5
+    assert (await tenant.delete(f"/v1/key-results/{first['id']}")).status_code == 204
+    assert await weight() == 0.5
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await connection.execute(
+            """INSERT INTO key_results (id, organization_id, created_at, updated_at, version,
+                   objective_id, title, type, start, target, inclusive, unit, weight,
+                   progress_value, progress_raw)
+               SELECT gen_random_uuid(), organization_id, now(), now(), 1, id, 'raw',
+                   'increase', 0, 10, true, 'number', 2, 0, 0
+               FROM objectives WHERE id = $1""",
+            uuid.UUID(goal["id"]),
+        )
+        assert await weight() == 2.5
+        await connection.execute(
+            "UPDATE key_results SET progress_value = 0.5 WHERE objective_id = $1",
+            uuid.UUID(goal["id"]),
+        )  # a check-in-like write leaves the sum alone
+        assert await weight() == 2.5
+        await connection.execute(
+            "DELETE FROM key_results WHERE objective_id = $1", uuid.UUID(goal["id"])
+        )
+        assert await weight() == 0
+    finally:
+        await connection.close()
+
+
+async def test_roll_ups_reach_below_the_depth_shown(tenant: Tenant, cycle: Json) -> None:
+    """A tree cut at `depth` still rolls up everything that contributes below the cut."""
+    chain = [await objective(tenant, cycle, f"O{i}", rollup="children") for i in range(3)]
+    leaf = await objective(tenant, cycle, "Leaf")
+    await with_progress(tenant, leaf, 0.4)
+    for parent, child in itertools.pairwise([*chain, leaf]):
+        assert (await link(tenant, child, parent)).status_code == 201
+    for depth in (0, 1, 2, 3):
+        tree = (await tenant.get(f"/v1/objectives/{chain[0]['id']}/tree?depth={depth}")).json()
+        assert len(tree["nodes"]) == depth + 1 and len(tree["edges"]) == depth
+        values = [n["progress"]["value"] for n in tree["nodes"]]
+        assert values == pytest.approx([0.4] * (depth + 1))

@@ -7,6 +7,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from service.alignment.graph import Edge, Health
+from service.alignment.graphql import AlignmentEdge, AlignmentNode
+from service.alignment.service import Node
+from service.config import get_settings
+from service.goals.graphql import HealthNode, PaceNode, ProgressNode
+from service.goals.pace import Pace
+from service.goals.progress import Progress
 from tests.conftest import Tenant
 from tests.test_alignment import link, objective, with_progress
 from tests.test_graphql import data, gql
@@ -17,7 +24,8 @@ Json = dict[str, Any]
 ALIGNMENT = """
 query($root: UUID, $cycle: UUID, $direction: TreeDirection!, $depth: Int) {
   alignment(rootId: $root, cycleId: $cycle, direction: $direction, depth: $depth) {
-    nodes { id title rollup depth progress { value raw formula inputs }
+    nodes { id title cycleId teamId ownerId status rollup depth
+            progress { value raw formula inputs }
             pace { status expected ratio } health { status reasons } }
     edges { parentId childId weight kind }
   }
@@ -51,6 +59,13 @@ async def test_alignment_matches_its_rest_twin(tenant: Tenant, cycle: Json) -> N
             assert node["pace"]["status"].lower() == twin["pace"]["status"]
             assert node["health"]["status"].lower() == twin["health"]["status"]
             assert node["depth"] == twin["depth"]
+            assert node["status"].lower() == twin["status"] and node["title"] == twin["title"]
+            assert node["rollup"].lower() == twin["rollup"]
+            assert (node["cycleId"], node["teamId"], node["ownerId"]) == (
+                twin["cycle_id"],
+                twin["team_id"],
+                twin["owner_id"],
+            )
         edges = {(e["parentId"], e["childId"], e["kind"].lower()) for e in got["edges"]}
         assert edges == {(e["parent_id"], e["child_id"], e["kind"]) for e in rest["edges"]}
     tree = (await data(tenant, ALIGNMENT, {"root": root["id"], "direction": "DOWN"}))["alignment"]
@@ -67,6 +82,22 @@ async def test_alignment_errors_like_rest(
     assert body["errors"][0]["extensions"]["code"] == "not_found"
     body = await gql(tenant, ALIGNMENT, {"root": root["id"], "direction": "DOWN", "depth": 99})
     assert body["errors"][0]["extensions"]["code"] == "validation_failed"
+
+
+async def test_alignment_is_capped(
+    tenant: Tenant, cycle: Json, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = await objective(tenant, cycle, "Root")
+    for name in ("A", "B"):
+        assert (await link(tenant, await objective(tenant, cycle, name), root)).status_code == 201
+    variables = {"root": root["id"], "direction": "DOWN"}
+    monkeypatch.setattr(get_settings(), "graphql_alignment_max_nodes", 3)
+    assert len((await data(tenant, ALIGNMENT, variables))["alignment"]["nodes"]) == 3
+    monkeypatch.setattr(get_settings(), "graphql_alignment_max_nodes", 2)
+    body = await gql(tenant, ALIGNMENT, variables)
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "validation_failed"
+    assert "3 nodes" in body["errors"][0]["message"]
 
 
 LINKS = """
@@ -193,3 +224,26 @@ async def test_lint_rollover_and_promotion(tenant: Tenant, cycle: Json) -> None:
         {"k": kr["id"]},
     )
     assert promoted["promoteKeyResultToKpi"]["kpi"] == {"key": "shipped", "target": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("graphql_type", "served_from"),
+    [
+        (AlignmentNode, Node),
+        (AlignmentEdge, Edge),
+        (ProgressNode, Progress),
+        (PaceNode, Pace),
+        (HealthNode, Health),
+    ],
+)
+def test_alignment_types_are_served_from_the_service_tuples(
+    graphql_type: type, served_from: type
+) -> None:
+    """``alignment`` returns the service's tuples as these types (Strawberry reads plain
+    fields with getattr): every field must be an attribute of them, none may resolve."""
+    definition = graphql_type.__strawberry_definition__  # type: ignore[attr-defined]
+    fields = {f.python_name for f in definition.fields}
+    assert all(f.is_basic_field for f in definition.fields)
+    assert not definition.interfaces and definition.is_type_of is None
+    attributes = set(getattr(served_from, "_fields", None) or served_from.__dataclass_fields__)
+    assert fields <= attributes

@@ -3,7 +3,7 @@
 Existing plain secrets are sealed with the configured key; downgrade opens them again.
 
 Revision ID: 0013_sealed_secrets
-Revises: 0007_alignment
+Revises: 0009_alignment_speed
 Create Date: 2026-11-23
 """
 
@@ -16,7 +16,7 @@ from service.config import get_settings
 from service.webhooks.secret_box import PREFIX, box_from_settings
 
 revision: str = "0013_sealed_secrets"
-down_revision: str | None = "0007_alignment"
+down_revision: str | None = "0009_alignment_speed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -94,8 +93,8 @@ def depth_if_linked(
 
 
 class Edge(NamedTuple):
-    parent_id: uuid.UUID
-    child_id: uuid.UUID
+    parent_id: Any
+    child_id: Any
     weight: float
     kind: LinkKind
 
@@ -103,7 +102,7 @@ class Edge(NamedTuple):
 class NodeInput(NamedTuple):
     """What a node's own key results give: their weighted progress and total weight."""
 
-    id: uuid.UUID
+    id: Any
     rollup: Rollup
     kr_value: float
     kr_raw: float
@@ -111,10 +110,9 @@ class NodeInput(NamedTuple):
     started: bool
 
 
-@dataclass(frozen=True)
-class Rolled:
+class Rolled(NamedTuple):
     progress: Progress
-    started: bool = field(default=False)
+    started: bool = False
 
 
 KR_FORMULA = "sum(weight_i * value_i) / sum(weight_i) over key results"
@@ -127,71 +125,88 @@ FORMULAS = {
     ),
 }
 NOTHING = "0 (nothing to measure yet)"
+_KEY_RESULTS = Rollup.KEY_RESULTS
+_BOTH = Rollup.BOTH
+_CONTRIBUTES = LinkKind.CONTRIBUTES
 
 
-def roll_up(nodes: Mapping[uuid.UUID, NodeInput], edges: Iterable[Edge]) -> dict[uuid.UUID, Rolled]:
-    """Rolled-up progress of every node. Children must be present for every contributing
-    edge whose parent rolls up children (a missing child is ignored, not guessed)."""
-    contributing: dict[uuid.UUID, list[Edge]] = {}
+def roll_up(nodes: Mapping[Any, NodeInput], edges: Iterable[Edge]) -> dict[Any, Rolled]:
+    """Rolled-up progress of every node (ids may be UUIDs or their strings). Children must
+    be present for every contributing edge whose parent rolls up children (a missing child
+    is ignored, not guessed). One pass in post-order, iterative: deep cascades must not hit
+    Python's recursion limit; a node is combined once, after all its children."""
+    contributing: dict[Any, list[Edge]] = {}
     for edge in edges:
-        if edge.kind is LinkKind.CONTRIBUTES and edge.child_id in nodes:
-            contributing.setdefault(edge.parent_id, []).append(edge)
-    done: dict[uuid.UUID, Rolled] = {}
-    for ident in nodes:
-        _roll(ident, nodes, contributing, done)
+        if edge.kind is _CONTRIBUTES and edge.child_id in nodes:
+            siblings = contributing.get(edge.parent_id)
+            if siblings is None:
+                contributing[edge.parent_id] = [edge]
+            else:
+                siblings.append(edge)
+    done: dict[Any, Rolled] = {}
+    for root, node in nodes.items():
+        if root in done:
+            continue
+        if node.rollup is _KEY_RESULTS or root not in contributing:
+            done[root] = _combine(node, ())
+            continue
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            ident, expanded = stack.pop()
+            if ident in done:
+                continue
+            current = nodes[ident]
+            kids: Sequence[Edge] = (
+                () if current.rollup is _KEY_RESULTS else contributing.get(ident, ())
+            )
+            if expanded:
+                done[ident] = _combine(current, [(e, done[e.child_id]) for e in kids])
+                continue
+            stack.append((ident, True))
+            stack.extend((e.child_id, False) for e in kids if e.child_id not in done)
     return done
 
 
-def _roll(
-    root: uuid.UUID,
-    nodes: Mapping[uuid.UUID, NodeInput],
-    contributing: Mapping[uuid.UUID, list[Edge]],
-    done: dict[uuid.UUID, Rolled],
-) -> None:
-    # Iterative post-order: deep cascades must not hit Python's recursion limit.
-    stack: list[tuple[uuid.UUID, bool]] = [(root, False)]
-    while stack:
-        ident, expanded = stack.pop()
-        if ident in done:
-            continue
-        node = nodes[ident]
-        children = contributing.get(ident, []) if node.rollup is not Rollup.KEY_RESULTS else []
-        if not expanded:
-            stack.append((ident, True))
-            stack.extend((e.child_id, False) for e in children if e.child_id not in done)
-            continue
-        done[ident] = _combine(node, [(e, done[e.child_id]) for e in children])
-
-
-def _combine(node: NodeInput, children: list[tuple[Edge, Rolled]]) -> Rolled:
+def _combine(node: NodeInput, children: Sequence[tuple[Edge, Rolled]]) -> Rolled:
     own = {"value": node.kr_value, "raw": node.kr_raw, "weight": node.kr_weight}
-    if node.rollup is Rollup.KEY_RESULTS:
-        progress = Progress(node.kr_value, node.kr_raw, KR_FORMULA, {"key_results": own})
-        return Rolled(progress, node.started)
-    parts = [(e.weight, r.progress.value, r.progress.raw) for e, r in children]
-    inputs: dict[str, Any] = {
-        "children": [
+    rollup = node.rollup
+    if rollup is _KEY_RESULTS:
+        return Rolled(
+            Progress(node.kr_value, node.kr_raw, KR_FORMULA, {"key_results": own}), node.started
+        )
+    weights: list[float] = []
+    values: list[float] = []
+    raws: list[float] = []
+    shown: list[dict[str, Any]] = []
+    started = False
+    for edge, rolled in children:
+        progress = rolled.progress
+        weights.append(edge.weight)
+        values.append(edge.weight * progress.value)
+        raws.append(edge.weight * progress.raw)
+        shown.append(
             {
-                "id": str(e.child_id),
-                "weight": e.weight,
-                "value": r.progress.value,
-                "raw": r.progress.raw,
+                "id": str(edge.child_id),
+                "weight": edge.weight,
+                "value": progress.value,
+                "raw": progress.raw,
             }
-            for e, r in children
-        ]
-    }
-    started = any(r.started for _, r in children)
-    if node.rollup is Rollup.BOTH:
+        )
+        started = started or rolled.started
+    inputs: dict[str, Any] = {"children": shown}
+    if rollup is _BOTH:
         inputs["key_results"] = own
         if node.kr_weight > 0:
-            parts.append((node.kr_weight, node.kr_value, node.kr_raw))
+            weights.append(node.kr_weight)
+            values.append(node.kr_weight * node.kr_value)
+            raws.append(node.kr_weight * node.kr_raw)
         started = started or node.started
-    total = math.fsum(w for w, _, _ in parts)
+    total = math.fsum(weights)
     if total <= 0:
         return Rolled(Progress(0.0, 0.0, NOTHING, inputs), started)
-    value = math.fsum(w * v for w, v, _ in parts) / total
-    raw = math.fsum(w * r for w, _, r in parts) / total
-    return Rolled(Progress(clamp(value), raw, FORMULAS[node.rollup], inputs), started)
+    value = math.fsum(values) / total
+    raw = math.fsum(raws) / total
+    return Rolled(Progress(clamp(value), raw, FORMULAS[rollup], inputs), started)
 
 
 # ---- health ---------------------------------------------------------------------------
@@ -204,15 +219,13 @@ class HealthStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class KpiSignal:
+class KpiSignal(NamedTuple):
     kpi_id: uuid.UUID
     state: str
     severity: str | None
 
 
-@dataclass(frozen=True)
-class Health:
+class Health(NamedTuple):
     status: HealthStatus
     reasons: list[str]
 
@@ -231,12 +244,15 @@ _PACE = {
 }
 
 
+_PACE_REASONS = {status: f"pace {status.value}" for status in PaceStatus}
+
+
 def health(pace_status: PaceStatus, kpis: Sequence[KpiSignal]) -> Health:
     """Worst wins: pace (on track / at risk / off track) and each linked KPI's alert series
     (firing critical is critical; firing warning, pending, recovering or no data is a
     warning; ok is healthy)."""
     status = _PACE[pace_status]
-    reasons = [f"pace {pace_status.value}"]
+    reasons = [_PACE_REASONS[pace_status]]
     for kpi in kpis:
         signal = _kpi_status(kpi)
         if signal is not HealthStatus.HEALTHY:

@@ -62,10 +62,37 @@ _SHOWN = {
 }
 
 # Roll-ups need every contributing descendant of what is shown, however deep the view (but
-# nothing below an objective that rolls up its key results only).
+# nothing below an objective that rolls up its key results only). Each node comes with its
+# key-result weight (kept on the row, migration 0009), its child links, and its linked KPIs'
+# alert states (aggregated once for the nodes read, not looked up per node).
 _TREE = """
 WITH RECURSIVE {shown},
-shown_once AS (SELECT id, min(depth) AS depth FROM shown GROUP BY id),
+shown_once AS ({shown_once}),
+{below},
+kpis AS (
+    SELECT ok.objective_id, array_agg(ok.kpi_id) AS ids,
+           array_agg(coalesce(st.state, 'ok')) AS states, array_agg(st.severity) AS severities
+    FROM objective_kpis ok
+    LEFT JOIN alert_states st ON st.kpi_id = ok.kpi_id AND st.organization_id = $1
+    WHERE ok.organization_id = $1 AND ok.objective_id IN (SELECT id FROM below)
+    GROUP BY ok.objective_id
+)
+SELECT o.id, o.title, o.cycle_id, o.team_id, o.owner_id, o.status, o.rollup,
+       o.progress_value, o.progress_raw, o.last_check_in_at IS NOT NULL AS started,
+       c.start_date, c.end_date,
+       s.id IS NOT NULL AS shown, s.depth, o.kr_weight,
+       ch.ids AS child_ids, ch.weights AS child_weights, ch.kinds AS child_kinds,
+       k.ids AS kpi_ids, k.states AS kpi_states, k.severities AS kpi_severities
+FROM below b
+JOIN objectives o ON o.id = b.id AND o.organization_id = $1
+JOIN cycles c ON c.id = o.cycle_id
+LEFT JOIN shown_once s ON s.id = b.id
+{children}
+LEFT JOIN kpis k ON k.objective_id = o.id
+"""
+
+# Every contributing descendant of the shown nodes.
+_BELOW_ALL = """
 below(id) AS (
     SELECT id FROM shown_once
     UNION
@@ -73,36 +100,54 @@ below(id) AS (
     JOIN objectives p ON p.id = b.id AND p.rollup <> 'key_results'
     JOIN objective_links l
       ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
-)
-SELECT o.id, o.title, o.cycle_id, o.team_id, o.owner_id, o.status, o.rollup,
-       o.progress_value, o.progress_raw, o.last_check_in_at IS NOT NULL AS started,
-       c.start_date, c.end_date,
-       s.id IS NOT NULL AS shown, s.depth,
-       coalesce(kr.weight, 0) AS kr_weight,
-       ch.ids AS child_ids, ch.weights AS child_weights, ch.kinds AS child_kinds,
-       k.ids AS kpi_ids, k.states AS kpi_states, k.severities AS kpi_severities
-FROM below b
-JOIN objectives o ON o.id = b.id AND o.organization_id = $1
-JOIN cycles c ON c.id = o.cycle_id
-LEFT JOIN shown_once s ON s.id = b.id
-LEFT JOIN LATERAL (
-    SELECT sum(weight) AS weight FROM key_results
-    WHERE objective_id = o.id AND organization_id = $1
-) kr ON true
+)"""
+
+# Walking down, a node shown above the depth limit had all its children walked (and shown):
+# only those at the limit ($3) can have contributing descendants that are not shown yet.
+_BELOW_THE_LIMIT = """
+deeper(id) AS (
+    SELECT id FROM shown_once WHERE depth = $3
+    UNION
+    SELECT l.child_id FROM deeper b
+    JOIN objectives p ON p.id = b.id AND p.rollup <> 'key_results'
+    JOIN objective_links l
+      ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
+),
+below(id) AS (SELECT id FROM shown_once UNION SELECT id FROM deeper)"""
+
+# A tree: a few thousand nodes, each one probe of the covering link index.
+_CHILDREN_PER_NODE = """
 LEFT JOIN LATERAL (
     SELECT array_agg(child_id) AS ids, array_agg(weight) AS weights, array_agg(kind) AS kinds
     FROM objective_links WHERE parent_id = o.id AND organization_id = $1
-) ch ON true
-LEFT JOIN LATERAL (
-    SELECT array_agg(ok.kpi_id) AS ids, array_agg(coalesce(st.state, 'ok')) AS states,
-           array_agg(st.severity) AS severities
-    FROM objective_kpis ok
-    LEFT JOIN alert_states st ON st.kpi_id = ok.kpi_id AND st.organization_id = $1
-    WHERE ok.objective_id = o.id AND ok.organization_id = $1
-) k ON true
-"""
+) ch ON true"""
 
-TREE_SQL = {seed: _TREE.format(shown=shown) for seed, shown in _SHOWN.items()}
+# A forest: most of the organization's links, grouped in one pass instead of 100,000 probes.
+_CHILDREN_GROUPED = """
+LEFT JOIN (
+    SELECT parent_id, array_agg(child_id) AS ids, array_agg(weight) AS weights,
+           array_agg(kind) AS kinds
+    FROM objective_links
+    WHERE organization_id = $1 AND parent_id IN (SELECT id FROM below)
+    GROUP BY parent_id
+) ch ON ch.parent_id = o.id"""
+
+_ONCE = {
+    # A walk may reach a node along several paths: keep its shallowest depth.
+    "walk": "SELECT id, min(depth) AS depth FROM shown GROUP BY id",
+    # Seeds by filter or id list hold each objective once already.
+    "unique": "SELECT id, depth FROM shown",
+}
+
+TREE_SQL = {
+    seed: _TREE.format(
+        shown=shown,
+        shown_once=_ONCE["walk" if seed in (Seed.DOWN, Seed.UP) else "unique"],
+        below=_BELOW_THE_LIMIT if seed is Seed.DOWN else _BELOW_ALL,
+        children=_CHILDREN_GROUPED if seed is Seed.FOREST else _CHILDREN_PER_NODE,
+    )
+    for seed, shown in _SHOWN.items()
+}
 
 
 async def tree_rows(

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +33,7 @@ from service.common.gc import collector_paused
 from service.common.repository import get_scoped
 from service.config import get_settings
 from service.errors import Conflict, NotFound, ValidationFailed
-from service.goals.pace import Pace, pace
+from service.goals.pace import Pace, expected_progress, pace, pace_at
 from service.goals.progress import Progress
 from service.kpis.service import find_kpi
 from service.models import Cycle, ObjectiveKpi, ObjectiveLink, Team
@@ -51,17 +51,21 @@ class NodeState:
     health: Health
 
 
-@dataclass(frozen=True)
-class Node:
-    id: uuid.UUID
+class Node(NamedTuple):
+    """One objective of a tree or forest. Ids are strings: a forest encodes 400,000 of
+    them, and asyncpg's UUID subclass takes pydantic-core's slow path."""
+
+    id: str
     title: str
-    cycle_id: uuid.UUID
-    team_id: uuid.UUID | None
-    owner_id: uuid.UUID | None
+    cycle_id: str
+    team_id: str | None
+    owner_id: str | None
     status: str
     rollup: Rollup
     depth: int | None
-    state: NodeState
+    progress: Progress
+    pace: Pace
+    health: Health
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,9 @@ async def standings_of(
         return {}
     rows = await repository.tree_rows(session, organization_id, Seed.IDS, list(ids))
     rolled = roll_up(*_graph_inputs(rows))
-    return {row["id"]: Standing(rolled[row["id"]], _signals(row)) for row in rows if row["shown"]}
+    return {
+        row["id"]: Standing(rolled[str(row["id"])], _signals(row)) for row in rows if row["shown"]
+    }
 
 
 def _depth(depth: int | None) -> int:
@@ -142,45 +148,65 @@ def build_graph(rows: Sequence[Any], now: datetime) -> Graph:
     """Rows of ``repository.tree_rows`` to nodes with roll-ups, pace and health (pure)."""
     inputs, edges = _graph_inputs(rows)
     rolled = roll_up(inputs, edges)
-    shown = [row for row in rows if row["shown"]]
-    shown_ids = {row["id"] for row in shown}
-    nodes = [_node(row, rolled[row["id"]], now) for row in shown]
-    visible = [e for e in edges if e.parent_id in shown_ids and e.child_id in shown_ids]
+    settings = get_settings()
+    on_track, at_risk = settings.pace_on_track, settings.pace_at_risk
+    expected: dict[tuple[date, date], float] = {}  # one per cycle, not per node
+    nodes: list[Node] = []
+    for row in rows:
+        if not row["shown"]:
+            continue
+        ident = str(row["id"])
+        progress, started = rolled[ident]
+        span = (row["start_date"], row["end_date"])
+        share = expected.get(span)
+        if share is None:
+            share = expected[span] = expected_progress(span[0], span[1], now)
+        node_pace = pace_at(
+            progress.value, share, has_check_ins=started, on_track=on_track, at_risk=at_risk
+        )
+        team, owner = row["team_id"], row["owner_id"]
+        nodes.append(
+            Node(
+                ident,
+                row["title"],
+                str(row["cycle_id"]),
+                None if team is None else str(team),
+                None if owner is None else str(owner),
+                row["status"],
+                ROLLUPS[row["rollup"]],
+                row["depth"],
+                progress,
+                node_pace,
+                health(node_pace.status, _signals(row)),
+            )
+        )
+    shown = {node.id for node in nodes}
+    visible = [e for e in edges if e.parent_id in shown and e.child_id in shown]
     return Graph(nodes, visible)
 
 
-def _graph_inputs(rows: Sequence[Any]) -> tuple[dict[uuid.UUID, NodeInput], list[Edge]]:
-    inputs: dict[uuid.UUID, NodeInput] = {}
+def _graph_inputs(rows: Sequence[Any]) -> tuple[dict[str, NodeInput], list[Edge]]:
+    """Roll-up inputs keyed by the objectives' ids as strings, and every child link."""
+    inputs: dict[str, NodeInput] = {}
     edges: list[Edge] = []
+    kinds = LINK_KINDS
     for row in rows:
-        inputs[row["id"]] = NodeInput(
-            row["id"],
+        ident = str(row["id"])
+        inputs[ident] = NodeInput(
+            ident,
             ROLLUPS[row["rollup"]],
             row["progress_value"],
             row["progress_raw"],
-            float(row["kr_weight"]),
+            row["kr_weight"],
             row["started"],
         )
-        if row["child_ids"]:
+        children = row["child_ids"]
+        if children:
             for child, weight, kind in zip(
-                row["child_ids"], row["child_weights"], row["child_kinds"], strict=True
+                children, row["child_weights"], row["child_kinds"], strict=True
             ):
-                edges.append(Edge(row["id"], child, weight, LINK_KINDS[kind]))
+                edges.append(Edge(ident, str(child), weight, kinds[kind]))
     return inputs, edges
-
-
-def _node(row: Any, rolled: Rolled, now: datetime) -> Node:
-    return Node(
-        id=row["id"],
-        title=row["title"],
-        cycle_id=row["cycle_id"],
-        team_id=row["team_id"],
-        owner_id=row["owner_id"],
-        status=row["status"],
-        rollup=ROLLUPS[row["rollup"]],
-        depth=row["depth"],
-        state=state_of(rolled, row["start_date"], row["end_date"], _signals(row), now),
-    )
 
 
 def state_of(

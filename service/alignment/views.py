@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from pydantic_core import to_json
 
+from service.alignment.graph import HealthStatus, LinkKind, Rollup
 from service.alignment.service import Graph, Node
 from service.common.gc import collector_paused
+from service.goals.pace import PaceStatus
 
 
 def node_dict(node: Node) -> dict[str, Any]:
-    state = node.state
+    progress, pace, health = node.progress, node.pace, node.health
     return {
         "id": node.id,
         "title": node.title,
@@ -19,21 +22,23 @@ def node_dict(node: Node) -> dict[str, Any]:
         "team_id": node.team_id,
         "owner_id": node.owner_id,
         "status": node.status,
-        "rollup": node.rollup.value,
+        "rollup": _VALUES[node.rollup],
         "depth": node.depth,
         "progress": {
-            "value": state.progress.value,
-            "raw": state.progress.raw,
-            "formula": state.progress.formula,
-            "inputs": state.progress.inputs,
+            "value": progress.value,
+            "raw": progress.raw,
+            "formula": progress.formula,
+            "inputs": progress.inputs,
         },
-        "pace": {
-            "status": state.pace.status.value,
-            "expected": state.pace.expected,
-            "ratio": state.pace.ratio,
-        },
-        "health": {"status": state.health.status.value, "reasons": state.health.reasons},
+        "pace": {"status": _VALUES[pace.status], "expected": pace.expected, "ratio": pace.ratio},
+        "health": {"status": _VALUES[health.status], "reasons": health.reasons},
     }
+
+
+# Enum members to their plain values once (``.value`` is a descriptor call per use).
+_VALUES: dict[Enum, str] = {
+    member: member.value for kind in (Rollup, PaceStatus, HealthStatus) for member in kind
+}
 
 
 def graph_json(graph: Graph) -> bytes:
@@ -43,6 +48,7 @@ def graph_json(graph: Graph) -> bytes:
 
 
 def _document(graph: Graph) -> dict[str, Any]:
+    kinds = {kind: kind.value for kind in LinkKind}
     return {
         "nodes": [node_dict(node) for node in graph.nodes],
         "edges": [
@@ -50,7 +56,7 @@ def _document(graph: Graph) -> dict[str, Any]:
                 "parent_id": e.parent_id,
                 "child_id": e.child_id,
                 "weight": e.weight,
-                "kind": e.kind.value,
+                "kind": kinds[e.kind],
             }
             for e in graph.edges
         ],

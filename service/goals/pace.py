@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from service.goals.progress import clamp
 
@@ -16,8 +16,7 @@ class PaceStatus(StrEnum):
     NOT_STARTED = "not_started"
 
 
-@dataclass(frozen=True)
-class Pace:
+class Pace(NamedTuple):
     status: PaceStatus
     expected: float
     ratio: float | None
@@ -41,6 +40,20 @@ def pace(
     at_risk: float = 0.5,
 ) -> Pace:
     expected = expected_progress(start, end, now)
+    return pace_at(
+        progress, expected, has_check_ins=has_check_ins, on_track=on_track, at_risk=at_risk
+    )
+
+
+def pace_at(
+    progress: float,
+    expected: float,
+    *,
+    has_check_ins: bool,
+    on_track: float = 0.7,
+    at_risk: float = 0.5,
+) -> Pace:
+    """``pace`` once the expected share is known (a forest computes it once per cycle)."""
     if expected == 0 or not has_check_ins:
         return Pace(PaceStatus.NOT_STARTED, expected, None)
     ratio = progress / expected

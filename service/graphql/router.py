@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from pydantic_core import to_json
 from strawberry.fastapi import GraphQLRouter
 
 from service.api.uow import UnitOfWorkRoute
@@ -50,6 +51,11 @@ class MeridianGraphQLRouter(GraphQLRouter[Context, None]):
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                 status_code=exc.status_code,
             )
+
+    def encode_json(self, data: object) -> bytes:
+        """Results are plain dicts and lists; pydantic-core encodes a large one several
+        times faster than the standard library's ``json.dumps``."""
+        return to_json(data)
 
 
 def graphql_router(settings: Settings | None = None) -> GraphQLRouter[Context, None]:

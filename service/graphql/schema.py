@@ -22,6 +22,7 @@ from service.cycles.graphql import CycleQuery
 from service.goals.graphql import GoalQuery
 from service.goals.graphql_mutations import GoalMutation
 from service.graphql.errors import ErrorCodes
+from service.graphql.execution import PlainFieldExecutionContext
 from service.kpis.graphql import KpiQuery
 from service.kpis.graphql_mutations import KpiMutation
 from service.people.graphql import PersonQuery
@@ -72,4 +73,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         extensions=extensions,
         scalar_overrides={uuid.UUID: UUID_SCALAR},
+        execution_context_class=PlainFieldExecutionContext,
     )

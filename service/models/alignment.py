@@ -17,7 +17,12 @@ class ObjectiveLink(TenantMixin, Base):
     __tablename__ = "objective_links"
     __table_args__ = (
         UniqueConstraint("child_id", "parent_id"),
-        Index("ix_objective_links_parent_id", "parent_id"),
+        # Covering: the tree walk and each node's child links read the index alone.
+        Index(
+            "ix_objective_links_parent_covering",
+            "parent_id",
+            postgresql_include=["child_id", "weight", "kind", "organization_id"],
+        ),
         CheckConstraint("weight > 0", name="weight_positive"),
         CheckConstraint("child_id <> parent_id", name="not_self"),
         CheckConstraint("kind IN ('contributes', 'supports')", name="kind_known"),

@@ -39,6 +39,9 @@ class Objective(TenantMixin, VersionedMixin, Base):
     progress_value: Mapped[float] = mapped_column(Float, default=0.0)
     progress_raw: Mapped[float] = mapped_column(Float, default=0.0)
     last_check_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # sum(weight) of its key results, kept by triggers on key_results (migration 0009) in the
+    # transaction of every write; trees read it with the row. Never written from Python.
+    kr_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class KeyResult(TenantMixin, VersionedMixin, Base):
