@@ -83,12 +83,14 @@ def test_settings_never_show_the_keys() -> None:
 
 
 def test_without_keys_one_is_generated_into_the_data_directory(tmp_path: Path) -> None:
+    settings = Settings(secret_keys="", data_dir=tmp_path)
+    box = box_from_settings(settings)
+    assert not (tmp_path / "secret.key").exists()  # not until a secret is sealed or opened
     first = key_file(tmp_path)
     assert stat.S_IMODE((tmp_path / "secret.key").stat().st_mode) == 0o600
     assert key_file(tmp_path) == first and len(first[0]) == 32
-    settings = Settings(secret_keys="", data_dir=tmp_path)
     endpoint_id = uuid.uuid4()
-    sealed = box_from_settings(settings).seal(SECRET, endpoint_id)
+    sealed = box.seal(SECRET, endpoint_id)
     assert box_from_settings(settings).open(sealed, endpoint_id) == SECRET
 
 

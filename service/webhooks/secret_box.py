@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -81,26 +82,33 @@ def key_file(data_dir: Path) -> list[bytes]:
 
 
 class SecretBox:
-    def __init__(self, keys: Sequence[bytes]) -> None:
+    """Seals and opens; the keys are loaded on first use (so commands that never touch a
+    secret, like ``export-schemas``, never create a key file)."""
+
+    def __init__(self, keys: Sequence[bytes] | Callable[[], Sequence[bytes]]) -> None:
+        self._load: Callable[[], Sequence[bytes]] = keys if callable(keys) else lambda: keys
+
+    @functools.cached_property
+    def _ciphers(self) -> tuple[str, dict[str, AESGCM]]:
+        keys = self._load()
         if not keys:
             raise ValueError("at least one key is needed")
-        self._sealing = AESGCM(keys[0])
-        self._sealing_id = self.key_id(keys[0])
-        self._by_id = {self.key_id(k): AESGCM(k) for k in keys}
+        return self.key_id(keys[0]), {self.key_id(k): AESGCM(k) for k in keys}
 
     @staticmethod
     def key_id(key: bytes) -> str:
         return hashlib.sha256(key).hexdigest()[:8]
 
     def seal(self, secret: str, endpoint_id: uuid.UUID) -> str:
+        sealing_id, ciphers = self._ciphers
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._sealing.encrypt(nonce, secret.encode(), endpoint_id.bytes)
-        return f"{PREFIX}.{self._sealing_id}.{_b64encode(nonce + sealed)}"
+        sealed = ciphers[sealing_id].encrypt(nonce, secret.encode(), endpoint_id.bytes)
+        return f"{PREFIX}.{sealing_id}.{_b64encode(nonce + sealed)}"
 
     def open(self, sealed: str, endpoint_id: uuid.UUID) -> str:
         prefix, _, rest = sealed.partition(".")
         key_id, _, payload = rest.partition(".")
-        cipher = self._by_id.get(key_id)
+        cipher = self._ciphers[1].get(key_id)
         if prefix != PREFIX or cipher is None:
             raise UnreadableSecret(f"sealed with key {key_id or '?'}, which is not configured")
         try:
@@ -125,7 +133,9 @@ class SecretBox:
 
 
 def box_for(secret_keys: str, data_dir: Path) -> SecretBox:
-    return SecretBox(parse_keys(secret_keys) if secret_keys.strip() else key_file(data_dir))
+    if secret_keys.strip():
+        return SecretBox(parse_keys(secret_keys))
+    return SecretBox(lambda: key_file(data_dir))
 
 
 def box_from_settings(settings: Settings) -> SecretBox:
