@@ -7,10 +7,12 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from service.common.schemas import (
+    Flag,
     InputDateTime,
     InputModel,
     LongText,
     Name,
+    Number,
     OutputModel,
     UtcDateTime,
 )
@@ -41,7 +43,7 @@ class KpiCreate(InputModel):
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     direction: Direction = Direction.HIGHER_IS_BETTER
-    target: float | None = Field(
+    target: Number | None = Field(
         default=None, description="With no alert rule, a default rule breaches on the wrong side."
     )
 
@@ -54,7 +56,7 @@ class KpiUpdate(InputModel):
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     direction: Direction | None = None
-    target: float | None = None
+    target: Number | None = None
 
 
 class LatestReading(OutputModel):
@@ -79,7 +81,7 @@ class KpiRead(OutputModel):
 
 
 class ReadingIn(InputModel):
-    value: float = Field(description="A finite number.")
+    value: Number = Field(description="A finite number.")
     observed_at: InputDateTime | None = Field(default=None, description="Defaults to now.")
     source: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
         default=None, description="Defaults to the API key's name."
@@ -96,7 +98,7 @@ class ReadingBatch(InputModel):
     readings: list[dict[str, Any]] = Field(
         max_length=MAX_BATCH, description="Each item: kpi, value, observed_at?, source?."
     )
-    atomic: bool = Field(default=False, description="All or nothing: any bad item refuses all.")
+    atomic: Flag = Field(default=False, description="All or nothing: any bad item refuses all.")
 
 
 class ItemStatus(StrEnum):
