@@ -1,4 +1,5 @@
-"""Schemathesis against a live ``meridian serve``: every operation of its ``/openapi.json``.
+"""Schemathesis against a live ``meridian serve``: every operation of ``/openapi.json``, and
+every query and mutation of ``/graphql``.
 
 The service runs as users run it (the console script, a real socket, the test database) with
 seeded rows, and Schemathesis (the CLI, in a subprocess) generates requests for every
@@ -8,6 +9,9 @@ ids bodies and queries refer to, are drawn from the seeded rows most of the time
 operations reach real objects and not only 404s. Any 5xx, any status, content type, header
 or body outside the documented schema, a schema-violating request that is accepted, a
 wrong answer to an undeclared method, or a deleted object still served, fails the test.
+The GraphQL run fuzzes every field of ``Query`` and ``Mutation`` (hypothesis-graphql) and
+fails on a 5xx, an ``internal_error`` (see ``tests/schemathesis_hooks.py``) or an invalid
+document that is accepted. Either run also fails on an unhandled error in the server's log.
 
 The number of examples per operation is bounded (``MAX_EXAMPLES``) so the run stays within a
 couple of minutes on two cores; the seed is fixed so a failure reproduces. Set
@@ -25,16 +29,18 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from graphql import build_schema
 
+from service.graphql.router import schema
 from tests.conftest import Tenant, emit
 from tests.test_cli import MERIDIAN, _free_port, _wait_for_lines
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+ROOT = Path(__file__).parent.parent  # for the CLI to import tests.schemathesis_hooks
 MAX_EXAMPLES = int(os.environ.get("MERIDIAN_FUZZ_EXAMPLES", "20"))
 SEED = int(os.environ.get("MERIDIAN_FUZZ_SEED", "20261123"))
 # Every check but positive_data_acceptance, which expects any schema-valid request to succeed:
@@ -54,6 +60,9 @@ CHECKS = (
     "ensure_resource_availability",
     "ignored_auth",
 )
+# GraphQL: Schemathesis's own not_a_server_error would count every coded error (`not_found`)
+# as a server fault, so a check of ours stands in for it (tests/schemathesis_hooks.py).
+GRAPHQL_CHECKS = ("meridian_graphql_internal_error", "negative_data_rejection")
 REJECTIONS = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429, "5xx"]
 # How often a parameter of that name takes a seeded id rather than a generated value.
 SEEDED = 0.8
@@ -203,24 +212,64 @@ def _binding(name: str) -> str:
     return f'{{ dictionary = "{name}", probability = {SEEDED} }}'
 
 
-def _config(live: Live) -> str:
-    """schemathesis.toml: auth, checks, bounds, and the seeded ids as dictionaries."""
-    lines = [
-        f"seed = {SEED}",
-        "workers = 2",
-        f'headers = {{ Authorization = "Bearer {live.key}" }}',
-        "[generation]",
-        f"max-examples = {MAX_EXAMPLES}",
-        "[checks]",
-        "enabled = false",
-        *(f"{check}.enabled = true" for check in CHECKS),
-        # Its default list, plus 413: a body over the size limit is refused before it is read.
-        f"negative_data_rejection.expected-statuses = {json.dumps(REJECTIONS)}",
-        "[dictionaries]",
-        *(f"{name} = {{ values = {json.dumps(ids)} }}" for name, ids in live.ids.items()),
-        "[parameters]",
-        *(f'"{key}" = {_binding(name)}' for name, keys in BINDINGS.items() for key in keys),
-    ]
+# The GraphQL arguments that name seeded rows, and the rows they draw from.
+GRAPHQL_BINDINGS = {
+    "people": ("Query.person.id", "*.*.ownerId", "*.*.input.ownerId"),
+    "teams": ("Query.team.id", "Query.teams.parentId", "*.*.teamId", "*.*.input.teamId"),
+    "cycles": ("Query.cycle.id", "*.*.cycleId", "*.*.input.cycleId"),
+    "objectives": (
+        "Query.objective.id",
+        "Query.alignment.rootId",
+        "*.*.objectiveId",
+        "Mutation.updateObjective.id",
+        "Mutation.alignObjective.id",
+        "Mutation.alignObjective.input.parentId",
+        "Mutation.unalignObjective.id",
+        "Mutation.unalignObjective.parentId",
+        "Mutation.linkObjectiveKpi.id",
+        "Mutation.unlinkObjectiveKpi.id",
+    ),
+    "key_results": ("Query.keyResult.id", "*.*.keyResultId", "Mutation.updateKeyResult.id"),
+    "kpis": ("Query.kpi.idOrKey", "*.*.kpi", "Mutation.updateKpi.idOrKey"),
+    "rules": ("Mutation.updateAlertRule.id",),
+    "endpoints": (
+        "Mutation.updateWebhookEndpoint.id",
+        "Mutation.setWebhookEndpointDisabled.id",
+        "Mutation.rotateWebhookSecret.id",
+    ),
+    "events": ("Query.eventDeliveries.eventId",),
+    "spare_kpis": ("Mutation.deleteKpi.idOrKey",),
+    "spare_rules": ("Mutation.deleteAlertRule.id",),
+    "spare_endpoints": ("Mutation.deleteWebhookEndpoint.id",),
+}
+
+
+def _config(live: Live, checks: dict[str, str], bindings: dict[str, tuple[str, ...]]) -> str:
+    """schemathesis.toml: auth, bounds, the checks, and the seeded ids as dictionaries."""
+    return "\n".join(
+        [
+            f"seed = {SEED}",
+            "workers = 2",
+            'hooks = "tests.schemathesis_hooks"',
+            f'headers = {{ Authorization = "Bearer {live.key}" }}',
+            "[generation]",
+            f"max-examples = {MAX_EXAMPLES}",
+            "[checks]",
+            "enabled = false",
+            *(f"{check} = {{ {settings} }}" for check, settings in checks.items()),
+            "[dictionaries]",
+            *(f"{name} = {{ values = {json.dumps(ids)} }}" for name, ids in live.ids.items()),
+            "[parameters]",
+            *(f'"{key}" = {_binding(name)}' for name, keys in bindings.items() for key in keys),
+        ]
+    )
+
+
+def _openapi_config(live: Live) -> str:
+    checks = {check: "enabled = true" for check in CHECKS}
+    # Its default list, plus 413: a body over the size limit is refused before it is read.
+    checks["negative_data_rejection"] += f", expected-statuses = {json.dumps(REJECTIONS)}"
+    lines = [_config(live, checks, BINDINGS)]
     for operation, parameters in DELETES.items():
         bound = ", ".join(f'"{key}" = {_binding(name)}' for key, name in parameters.items())
         lines += [
@@ -229,6 +278,11 @@ def _config(live: Live) -> str:
             f"parameters = {{ {bound} }}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _graphql_config(live: Live) -> str:
+    checks = {check: "enabled = true" for check in GRAPHQL_CHECKS}
+    return _config(live, checks, GRAPHQL_BINDINGS) + "\n"
 
 
 @pytest.fixture
@@ -276,19 +330,13 @@ async def _collect(stream: asyncio.StreamReader, log: list[str]) -> None:
         log.append(line.decode())
 
 
-def _operations(document: dict[str, Any]) -> int:
-    return sum(len(methods) for methods in document["paths"].values())
-
-
-async def test_schemathesis_finds_nothing_on_any_operation(live: Live, tmp_path: Path) -> None:
-    async with httpx.AsyncClient(base_url=live.url) as http:
-        document = (await http.get("/openapi.json")).json()
-    config = tmp_path / "schemathesis.toml"
-    config.write_text(_config(live))
+async def _schemathesis(tmp_path: Path, config: str, location: str) -> tuple[str, str]:
+    """Run the CLI; its whole output, and the same with each line cut short for a report."""
+    (tmp_path / "schemathesis.toml").write_text(config)
     process = await asyncio.create_subprocess_exec(
         SCHEMATHESIS,
-        *("--config-file", str(config), "run", f"{live.url}/openapi.json"),
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
+        *("--config-file", str(tmp_path / "schemathesis.toml"), "run", location),
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "PYTHONPATH": str(ROOT)},
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -299,6 +347,22 @@ async def test_schemathesis_finds_nothing_on_any_operation(live: Live, tmp_path:
     # Generated bodies can be megabytes long: keep each line of the report short.
     report = "\n".join(line[:400] for line in text.splitlines())
     assert process.returncode == 0, report
-    operations = _operations(document)
+    return text, report
+
+
+async def test_schemathesis_finds_nothing_in_any_rest_operation(live: Live, tmp_path: Path) -> None:
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        document = (await http.get("/openapi.json")).json()
+    text, report = await _schemathesis(tmp_path, _openapi_config(live), f"{live.url}/openapi.json")
+    operations = sum(len(methods) for methods in document["paths"].values())
     assert f"Selected: {operations}/{operations}" in text, report
     assert f"Tested: {operations}" in text, report
+
+
+async def test_schemathesis_finds_nothing_in_any_graphql_field(live: Live, tmp_path: Path) -> None:
+    text, report = await _schemathesis(tmp_path, _graphql_config(live), f"{live.url}/graphql")
+    sdl = build_schema(schema.as_str())
+    assert sdl.query_type is not None and sdl.mutation_type is not None
+    fields = len(sdl.query_type.fields) + len(sdl.mutation_type.fields)
+    assert f"Selected: {fields}/{fields}" in text, report
+    assert f"Tested: {fields}" in text, report
