@@ -64,6 +64,8 @@ Count = StrictInt
 
 
 _clean = AfterValidator(_no_control_characters)
+Clean = _clean
+"""Refuses C0 control characters but tab and newlines (PostgreSQL text cannot hold NUL)."""
 
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _clean

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+import asyncpg
 import pydantic
 import strawberry
 from graphql import GraphQLError
@@ -105,14 +106,16 @@ def error_of(exc: ServiceError) -> Error:
     raise exc
 
 
-def _database_error(exc: DBAPIError | StaleDataError) -> ServiceError:
-    """The same mapping REST applies in ``service.api.problems``."""
+def _database_error(exc: DBAPIError | StaleDataError | asyncpg.PostgresError) -> ServiceError:
+    """The same mapping REST applies in ``service.api.problems``, for errors wrapped by
+    SQLAlchemy or raised by asyncpg itself on the hot paths (``kpis/readings_repository.py``)."""
     if isinstance(exc, StaleDataError):
         return Conflict("The resource was changed by another request; read it again and retry.")
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
-    if isinstance(exc, IntegrityError) and sqlstate == "23505":
+    orig = getattr(exc, "orig", None)
+    sqlstate = str(getattr(exc, "sqlstate", None) or getattr(orig, "sqlstate", None) or "")
+    if sqlstate == "23505":
         return Conflict("A resource with these unique values already exists.")
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError) or sqlstate.startswith("23"):
         return ValidationFailed("The change breaks a data constraint (a reference or a bound).")
     if sqlstate.startswith("22"):
         return ValidationFailed("A value is out of the range the store accepts.")
@@ -137,7 +140,7 @@ async def run_mutation(
         return error_of(exc)
     except pydantic.ValidationError as exc:
         return error_of(_pydantic_error(exc))
-    except (DBAPIError, StaleDataError) as exc:
+    except (DBAPIError, StaleDataError, asyncpg.PostgresError) as exc:
         return error_of(_database_error(exc))
     finally:
         # Rows changed (or rolled back): what the loaders cached may be stale now.

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from service.common.schemas import (
+    Clean,
     Flag,
     InputDateTime,
     InputModel,
@@ -83,13 +84,13 @@ class KpiRead(OutputModel):
 class ReadingIn(InputModel):
     value: Number = Field(description="A finite number.")
     observed_at: InputDateTime | None = Field(default=None, description="Defaults to now.")
-    source: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    source: Annotated[str, StringConstraints(min_length=1, max_length=200), Clean] | None = Field(
         default=None, description="Defaults to the API key's name."
     )
 
 
 class BatchReadingIn(ReadingIn):
-    kpi: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+    kpi: Annotated[str, StringConstraints(min_length=1, max_length=100), Clean] = Field(
         description="The KPI's key or id."
     )
 
