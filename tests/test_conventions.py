@@ -389,6 +389,8 @@ async def test_bad_idempotency_key_is_400(tenant: Tenant) -> None:
         assert response.status_code == 400, (key, response.text)
         assert_problem(response, 400)
     assert (await tenant.get("/v1/people")).json()["items"] == []
+    # The documented format holds on every method, though only POST stores the key.
+    assert_problem(await tenant.get("/v1/people", headers={"Idempotency-Key": "x" * 256}), 400)
 
 
 # ---- problem details --------------------------------------------------------------------
@@ -434,6 +436,50 @@ async def test_unknown_route_is_404_problem(tenant: Tenant, client: httpx.AsyncC
 
 async def test_wrong_method_is_405_problem(tenant: Tenant) -> None:
     assert_problem(await tenant.put("/v1/people", json={}), 405)
+
+
+async def test_405_allow_names_every_method_of_the_resource(tenant: Tenant) -> None:
+    # One route per method: Starlette alone would name only the first one it tried.
+    person = await make_person(tenant, 1)
+    answered = await tenant.request("OPTIONS", f"/v1/people/{person['id']}")
+    assert answered.headers["allow"] == "DELETE, GET, PATCH"
+    answered = await tenant.put("/v1/api-keys", json={})
+    assert answered.headers["allow"] == "GET, POST"
+    # `/v1/people/sync` is a resource of its own, not a person id `PATCH` could refuse.
+    for method in ("GET", "PATCH", "DELETE"):
+        answered = await tenant.request(method, "/v1/people/sync", json={})
+        assert_problem(answered, 405)
+        assert answered.headers["allow"] == "POST"
+
+
+# A JSON value of the wrong type is refused, not read as something else (lax pydantic takes
+# 0 for false, true for 1.0, "1.5" for 1.5 and a number for seconds since 1970).
+WRONG_TYPES = [
+    ("/v1/people", {"user_name": "ada", "display_name": "Ada", "active": 0}),
+    ("/v1/cycles", {"name": "Q", "start_date": 0, "end_date": "2027-01-02"}),
+    ("/v1/kpis", {"key": "mrr", "name": "MRR", "target": True}),
+    ("/v1/kpis", {"key": "mrr", "name": "MRR", "target": "100"}),
+    ("/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/h", "disabled": "false"}),
+]
+
+
+async def test_wrong_json_types_are_refused_not_coerced(tenant: Tenant) -> None:
+    for path, body in WRONG_TYPES:
+        assert_problem(await tenant.post(path, json=body), 422)
+        assert (await tenant.get(path)).json()["items"] == [], path
+    kr = await make_key_result(tenant, 1)
+    for body in ({"value": False}, {"value": 1, "confidence": "0.5"}):
+        response = await tenant.post(f"/v1/key-results/{kr['id']}/check-ins", json=body)
+        assert_problem(response, 422)
+    response = await tenant.patch(
+        f"/v1/objectives/{kr['objective_id']}",
+        json={"final_score": False},
+        headers={"If-Match": "*"},
+    )
+    assert_problem(response, 422)
+    assert_problem(await tenant.get("/v1/events", params={"since": "0.5"}), 422)
+    good = await tenant.post(f"/v1/key-results/{kr['id']}/check-ins", json={"value": 2})
+    assert good.status_code == 201, good.text  # an integer is a number
 
 
 async def test_non_finite_numbers_are_refused(tenant: Tenant) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import Tenant
 
@@ -271,3 +273,16 @@ async def test_get_is_not_a_way_in(client: httpx.AsyncClient, tenant: Tenant) ->
     )
     assert refused.status_code == 400  # strawberry: no mutations over GET
     assert (await client.get("/graphql")).status_code == 401
+
+
+async def test_callers_mistakes_are_answered_not_logged_as_errors(
+    tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Strawberry logs every GraphQL error at ERROR; an invalid document or a coded
+    # `not_found` is the caller's, so it must not page anyone.
+    caplog.set_level(logging.DEBUG)
+    invalid = await tenant.post("/graphql", json={"query": "{ nope }"})
+    assert invalid.json()["errors"], invalid.text
+    missing = await gql(tenant, f'{{ cycleLint(cycleId: "{uuid.uuid4()}") {{ subjectId }} }}')
+    assert missing["errors"][0]["extensions"]["code"] == "not_found", missing
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -215,6 +215,26 @@ async def test_ingest_reports_every_item(tenant: Tenant) -> None:
     assert empty["__typename"] == "ValidationError"
 
 
+async def test_nul_in_a_kpi_ref_or_source_is_a_rejected_item_over_graphql_and_rest(
+    tenant: Tenant,
+) -> None:
+    # PostgreSQL text cannot hold NUL: it reached the database and came back an internal
+    # error before the schema refused control characters (found by Schemathesis).
+    await make_kpi(tenant)
+    readings = [
+        {"kpi": "chu\u0000rn", "value": 1.0},
+        {"kpi": "churn", "value": 2.0, "source": "a\u0000b"},
+        {"kpi": "churn", "value": 3.0},
+    ]
+    got = await mutate(tenant, INGEST, readings=readings)
+    assert got["__typename"] == "IngestReadingsPayload", got
+    assert [r["status"] for r in got["results"]] == ["REJECTED", "REJECTED", "CREATED"]
+    assert {r["problem"]["status"] for r in got["results"][:2]} == {422}
+    posted = await tenant.post("/v1/readings", json={"readings": readings})
+    assert posted.status_code == 200, posted.text
+    assert [r["status"] for r in posted.json()["results"]] == ["rejected", "rejected", "created"]
+
+
 async def test_atomic_ingest_stores_nothing_when_one_item_is_bad(tenant: Tenant) -> None:
     await make_kpi(tenant)
     readings = [{"kpi": "churn", "value": 1.0}, {"kpi": "nope", "value": 2.0}]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -70,6 +72,8 @@ def _clean(error: dict[str, Any]) -> dict[str, Any]:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if _method_not_allowed(request):
+        return await _http_error(request, StarletteHTTPException(405))
     errors = [_clean(e) for e in exc.errors()]
     if any(e["type"] == "json_invalid" for e in errors):
         invalid = BadRequest(
@@ -80,10 +84,43 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return problem_response(ValidationFailed(summary, errors=errors), request)
 
 
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+@lru_cache(maxsize=512)
+def _template(path: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(path)))
+
+
+def _methods_on(request: Request) -> set[str]:
+    """The documented methods of the resource at this path. Starlette's 405 names only the
+    first route it tried, but FastAPI makes one route per method, so its ``Allow`` misses the
+    others. A fixed path (``/v1/people/sync``) is its own resource, not an id of its
+    parameterised sibling (``/v1/people/{person_id}``)."""
+    paths: dict[str, dict[str, Any]] = request.app.openapi()["paths"]
+    matching = [path for path in paths if _template(path).fullmatch(request.url.path)]
+    fixed = [path for path in matching if "{" not in path]
+    return {m.upper() for path in fixed or matching for m in paths[path] if m in _METHODS}
+
+
+def _allowed_methods(request: Request, given: str) -> str:
+    # Routes outside the OpenAPI document (SCIM, /graphql) keep Starlette's answer.
+    return ", ".join(sorted(_methods_on(request))) or given
+
+
+def _method_not_allowed(request: Request) -> bool:
+    """A parameterised route took the request and refused the id, but the path names a
+    fixed resource without this method (``PATCH /v1/people/sync``): that is a 405."""
+    methods = _methods_on(request)
+    return bool(methods) and request.method not in methods
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     error = ServiceError(str(exc.detail))
     error.headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        error.headers["Allow"] = _allowed_methods(request, error.headers.get("Allow", ""))
     if request.url.path.startswith(SCIM_PREFIX):
         error.status = exc.status_code  # type: ignore[misc]
         return problem_response(error, request)

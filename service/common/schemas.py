@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
+    StrictBool,
+    StrictInt,
     StringConstraints,
 )
 
@@ -32,11 +36,35 @@ def no_control_characters(value: str) -> str:
     return value
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text(value: Any) -> Any:
+    # Pydantic's lax mode would read 0, 1.5 or "1.5" as seconds since 1970: refuse them.
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date (2026-01-02) or RFC 3339 date-time")
+
+
 UtcDateTime = Annotated[datetime, PlainSerializer(_utc_rfc3339, return_type=str)]
 """A timestamp always written as RFC 3339 in UTC (``2026-01-02T03:04:05Z``)."""
 
-InputDateTime = Annotated[AwareDatetime, AfterValidator(lambda v: v.astimezone(UTC))]
-"""A timestamp accepted only with an offset, normalised to UTC."""
+InputDateTime = Annotated[
+    AwareDatetime, BeforeValidator(_iso_text), AfterValidator(lambda v: v.astimezone(UTC))
+]
+"""A timestamp accepted only as RFC 3339 text with an offset, normalised to UTC."""
+
+InputDate = Annotated[date, BeforeValidator(_iso_text)]
+"""A calendar date accepted only as ISO 8601 text (``2026-01-02``)."""
+
+# Input scalars take exactly their JSON type. In lax mode pydantic reads `true` as 1.0,
+# `"1.5"` as 1.5 and `0` as false, so a client's type error would be stored as a value.
+Number = Annotated[float, Strict()]
+"""A JSON number (an integer is fine); never a boolean or a string."""
+Flag = StrictBool
+"""A JSON boolean; never 0/1 or a string."""
+Count = StrictInt
+"""A JSON integer; never a float, a boolean or a string."""
 
 
 _clean = AfterValidator(no_control_characters)

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import model_validator
 
-from service.common.schemas import InputModel, Name, OutputModel, UtcDateTime
+from service.common.schemas import InputDate, InputModel, Name, OutputModel, UtcDateTime
 
 
 class CycleStatus(StrEnum):
@@ -17,8 +17,8 @@ class CycleStatus(StrEnum):
 
 class CycleCreate(InputModel):
     name: Name
-    start_date: date
-    end_date: date
+    start_date: InputDate
+    end_date: InputDate
     status: CycleStatus = CycleStatus.PLANNING
 
     @model_validator(mode="after")
@@ -30,8 +30,8 @@ class CycleCreate(InputModel):
 
 class CycleUpdate(InputModel):
     name: Name | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: InputDate | None = None
+    end_date: InputDate | None = None
     status: CycleStatus | None = None
 
 

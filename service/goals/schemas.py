@@ -8,9 +8,11 @@ from pydantic import Field
 
 from service.alignment.graph import HealthStatus, Rollup
 from service.common.schemas import (
+    Flag,
     InputDateTime,
     InputModel,
     LongText,
+    Number,
     OutputModel,
     Title,
     UtcDateTime,
@@ -86,7 +88,7 @@ class ObjectiveUpdate(InputModel):
     status: ObjectiveStatus | None = None
     rollup: Rollup | None = None
     outcome: Outcome | None = None
-    final_score: float | None = Field(default=None, ge=0, le=1)
+    final_score: Number | None = Field(default=None, ge=0, le=1)
 
 
 class HealthRead(OutputModel):
@@ -117,14 +119,14 @@ class KeyResultCreate(InputModel):
     title: Title
     description: LongText | None = None
     type: KeyResultType
-    start: float | None = Field(default=None, description="Baseline for increase/decrease.")
-    target: float | None = Field(default=None, description="Goal value (threshold for stay_*).")
-    lower: float | None = Field(default=None, description="Lower bound of a range.")
-    upper: float | None = Field(default=None, description="Upper bound of a range.")
-    inclusive: bool = Field(default=True, description="Whether bounds count as met.")
+    start: Number | None = Field(default=None, description="Baseline for increase/decrease.")
+    target: Number | None = Field(default=None, description="Goal value (threshold for stay_*).")
+    lower: Number | None = Field(default=None, description="Lower bound of a range.")
+    upper: Number | None = Field(default=None, description="Upper bound of a range.")
+    inclusive: Flag = Field(default=True, description="Whether bounds count as met.")
     unit: Unit = Unit.NUMBER
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217.")
-    weight: float = Field(default=1.0, gt=0, le=1000)
+    weight: Number = Field(default=1.0, gt=0, le=1000)
     owner_id: uuid.UUID | None = None
     kpi_id: uuid.UUID | None = Field(
         default=None, description="Drive this key result by a KPI: each reading is a check-in."
@@ -135,14 +137,14 @@ class KeyResultUpdate(InputModel):
     title: Title | None = None
     description: LongText | None = None
     type: KeyResultType | None = None
-    start: float | None = None
-    target: float | None = None
-    lower: float | None = None
-    upper: float | None = None
-    inclusive: bool | None = None
+    start: Number | None = None
+    target: Number | None = None
+    lower: Number | None = None
+    upper: Number | None = None
+    inclusive: Flag | None = None
     unit: Unit | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    weight: float | None = Field(default=None, gt=0, le=1000)
+    weight: Number | None = Field(default=None, gt=0, le=1000)
     owner_id: uuid.UUID | None = None
     kpi_id: uuid.UUID | None = None
 
@@ -170,8 +172,8 @@ class KeyResultRead(OutputModel):
 
 
 class CheckInCreate(InputModel):
-    value: float
-    confidence: float | None = Field(default=None, ge=0, le=1)
+    value: Number
+    confidence: Number | None = Field(default=None, ge=0, le=1)
     note: LongText | None = None
     observed_at: InputDateTime | None = Field(default=None, description="Defaults to now.")
     source: CheckInSource = CheckInSource.API

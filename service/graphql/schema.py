@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -14,6 +16,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.types.base_scalars import UUIDDefinition
+from strawberry.types import ExecutionContext
 
 from service.alignment.graphql import AlignmentQuery
 from service.alignment.graphql_mutations import AlignmentMutation
@@ -60,6 +63,20 @@ class Mutation(GoalMutation, AlignmentMutation, PlanningMutation, KpiMutation, W
     pass
 
 
+logger = logging.getLogger("meridian.graphql")
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Strawberry logs every error at ERROR, the caller's too: an invalid document, a
+        `not_found`. Those are answers, not faults. An unexpected exception is logged once,
+        at ERROR, where ``ErrorCodes`` codes it ``internal_error``."""
+        for error in errors:
+            logger.debug("graphql error: %s", error.message)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     """Extensions are passed as factories so Strawberry builds fresh ones per request."""
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -68,7 +85,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         ErrorCodes,
     ]
-    return strawberry.Schema(
+    return _Schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,

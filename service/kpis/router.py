@@ -92,7 +92,10 @@ async def delete_kpi(session: SessionDep, principal: WritePrincipal, kpi_ref: Kp
 
 
 @router.post(
-    "/kpis/{kpi_ref}/readings", operation_id="ingestKpiReadings", response_model=IngestResult
+    "/kpis/{kpi_ref}/readings",
+    operation_id="ingestKpiReadings",
+    response_model=IngestResult,
+    responses={201: {"model": IngestResult, "description": "The one reading sent was stored"}},
 )
 async def ingest_kpi_readings(
     session: SessionDep,

@@ -6,7 +6,16 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, StringConstraints
 
-from service.common.schemas import InputDateTime, InputModel, Name, OutputModel, UtcDateTime
+from service.common.schemas import (
+    Count,
+    Flag,
+    InputDateTime,
+    InputModel,
+    Name,
+    Number,
+    OutputModel,
+    UtcDateTime,
+)
 from service.kpis.durations import format_duration, parse_duration
 from service.kpis.evaluation import OnNoData, State
 from service.kpis.schemas import Aggregation
@@ -33,18 +42,18 @@ Duration = Annotated[
 
 
 class BandIn(InputModel):
-    lo: float
-    hi: float
+    lo: Number
+    hi: Number
 
 
-ThresholdIn = float | BandIn
+ThresholdIn = Number | BandIn
 Label = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 LabelValue = Annotated[str, StringConstraints(max_length=1000)]
 
 
 class AlertRuleCreate(InputModel):
     name: Name = "breach"
-    enabled: bool = True
+    enabled: Flag = True
     operator: Operator
     warning: ThresholdIn | None = None
     critical: ThresholdIn | None = None
@@ -52,7 +61,7 @@ class AlertRuleCreate(InputModel):
     critical_recovery: ThresholdIn | None = None
     aggregation: Aggregation = Aggregation.LAST
     window: Duration = timedelta(minutes=5)
-    min_samples: int = Field(default=1, ge=1, le=100_000)
+    min_samples: Count = Field(default=1, ge=1, le=100_000)
     pending_for: Duration = timedelta(0)
     keep_firing_for: Duration = timedelta(0)
     no_data_after: Duration | None = Field(default=None, description="Default: 2 x window.")
@@ -66,7 +75,7 @@ class AlertRuleCreate(InputModel):
 
 class AlertRuleUpdate(InputModel):
     name: Name | None = None
-    enabled: bool | None = None
+    enabled: Flag | None = None
     operator: Operator | None = None
     warning: ThresholdIn | None = None
     critical: ThresholdIn | None = None
@@ -74,7 +83,7 @@ class AlertRuleUpdate(InputModel):
     critical_recovery: ThresholdIn | None = None
     aggregation: Aggregation | None = None
     window: Duration | None = None
-    min_samples: int | None = Field(default=None, ge=1, le=100_000)
+    min_samples: Count | None = Field(default=None, ge=1, le=100_000)
     pending_for: Duration | None = None
     keep_firing_for: Duration | None = None
     no_data_after: Duration | None = None

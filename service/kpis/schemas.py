@@ -8,10 +8,12 @@ from pydantic import Field, StringConstraints
 
 from service.common.schemas import (
     CleanText,
+    Flag,
     InputDateTime,
     InputModel,
     LongText,
     Name,
+    Number,
     OutputModel,
     UtcDateTime,
 )
@@ -42,7 +44,7 @@ class KpiCreate(InputModel):
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     direction: Direction = Direction.HIGHER_IS_BETTER
-    target: float | None = Field(
+    target: Number | None = Field(
         default=None, description="With no alert rule, a default rule breaches on the wrong side."
     )
 
@@ -55,7 +57,7 @@ class KpiUpdate(InputModel):
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     direction: Direction | None = None
-    target: float | None = None
+    target: Number | None = None
 
 
 class LatestReading(OutputModel):
@@ -80,7 +82,7 @@ class KpiRead(OutputModel):
 
 
 class ReadingIn(InputModel):
-    value: float = Field(description="A finite number.")
+    value: Number = Field(description="A finite number.")
     observed_at: InputDateTime | None = Field(default=None, description="Defaults to now.")
     source: Annotated[str, StringConstraints(min_length=1, max_length=200), CleanText] | None = (
         Field(default=None, description="Defaults to the API key's name.")
@@ -88,7 +90,7 @@ class ReadingIn(InputModel):
 
 
 class BatchReadingIn(ReadingIn):
-    kpi: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+    kpi: Annotated[str, StringConstraints(min_length=1, max_length=100), CleanText] = Field(
         description="The KPI's key or id."
     )
 
@@ -97,7 +99,7 @@ class ReadingBatch(InputModel):
     readings: list[dict[str, Any]] = Field(
         max_length=MAX_BATCH, description="Each item: kpi, value, observed_at?, source?."
     )
-    atomic: bool = Field(default=False, description="All or nothing: any bad item refuses all.")
+    atomic: Flag = Field(default=False, description="All or nothing: any bad item refuses all.")
 
 
 class ItemStatus(StrEnum):

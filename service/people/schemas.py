@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from service.common.schemas import Email, InputModel, Name, OutputModel, UtcDateTime
+from service.common.schemas import Email, Flag, InputModel, Name, OutputModel, UtcDateTime
 
 
 class PersonCreate(InputModel):
@@ -15,7 +15,7 @@ class PersonCreate(InputModel):
     title: Name | None = None
     external_id: Name | None = Field(default=None, description="The id in your HRIS.")
     manager_id: uuid.UUID | None = None
-    active: bool = True
+    active: Flag = True
 
 
 class PersonUpdate(InputModel):
@@ -25,7 +25,7 @@ class PersonUpdate(InputModel):
     title: Name | None = None
     external_id: Name | None = None
     manager_id: uuid.UUID | None = None
-    active: bool | None = None
+    active: Flag | None = None
 
 
 class PersonRead(OutputModel):
@@ -93,7 +93,7 @@ class SyncPerson(InputModel):
         default=None,
         description="The manager's `external_id` or `email`, in this payload or already stored.",
     )
-    active: bool = True
+    active: Flag = True
 
     @model_validator(mode="after")
     def _has_a_key(self) -> SyncPerson:
@@ -119,7 +119,7 @@ class PeopleSync(InputModel):
         description="`upsert` creates and updates; `full` also deactivates the active people "
         "missing from the snapshot (and needs the admin scope).",
     )
-    dry_run: bool = Field(default=False, description="Report what would happen; change nothing.")
+    dry_run: Flag = Field(default=False, description="Report what would happen; change nothing.")
     people: list[SyncPerson] = Field(default_factory=list, max_length=10_000)
     teams: list[SyncTeam] = Field(default_factory=list, max_length=2_000)
 

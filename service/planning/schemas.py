@@ -6,7 +6,7 @@ import uuid
 
 from pydantic import Field
 
-from service.common.schemas import InputModel, Name, OutputModel
+from service.common.schemas import Flag, InputModel, Name, OutputModel
 from service.kpis.schemas import KpiKey
 from service.planning.lint import Check
 
@@ -31,7 +31,7 @@ class RolloverCreate(InputModel):
         description="Objectives to copy; by default every unfinished one (not closed or "
         "archived, progress below 1).",
     )
-    dry_run: bool = Field(default=False, description="Report what would be copied; change nothing.")
+    dry_run: Flag = Field(default=False, description="Report what would be copied; change nothing.")
 
 
 class RolledObjectiveRead(OutputModel):

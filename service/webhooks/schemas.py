@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from service.common.schemas import InputDateTime, InputModel, OutputModel, UtcDateTime
+from service.common.schemas import Count, Flag, InputDateTime, InputModel, OutputModel, UtcDateTime
 
 EventTypePattern = Annotated[
     str,
@@ -31,7 +31,7 @@ class WebhookEndpointCreate(InputModel):
         max_length=100,
         description="Exact types or prefixes such as `kpi.*`; empty means every type.",
     )
-    disabled: bool = False
+    disabled: Flag = False
     secret: str | None = Field(
         default=None,
         description="Bring your own `whsec_` secret (24 to 64 bytes); generated if absent.",
@@ -68,7 +68,7 @@ class SecretRotate(InputModel):
     key: str | None = Field(
         default=None, description="The new `whsec_` secret; generated if absent."
     )
-    grace_period_seconds: int = Field(
+    grace_period_seconds: Count = Field(
         default=86_400,
         ge=0,
         le=MAX_GRACE_SECONDS,
