@@ -31,6 +31,7 @@ import asyncpg
 import httpx
 
 from bench.common import Server, percentile, running_server
+from bench.results import Figure, report
 from service.alignment.repository import TREE_SQL, Seed
 
 FANOUT = (10, 10, 6, 8)  # company, department, group, team; the rest are individuals'
@@ -241,6 +242,12 @@ async def main(total: int, requests: int, repeats: int) -> None:
                   f"median {statistics.median(own_sql_times) * 1000:.0f} ms")  # fmt: skip
             ratio = statistics.median(api_times) / statistics.median(raw_times)
             print(f"    ratio (a)/(b): {ratio:.2f} (goal <= 3)")
+            report(
+                Figure("tree", f"forest GET /v1/alignment, {len(forest['nodes']):,} nodes",
+                       statistics.median(api_times) * 1000, "ms",
+                       statistics.median(raw_times) * 1000, "ms raw recursive SQL",
+                       "ratio <= 3", ratio <= 3)
+            )  # fmt: skip
 
             cycle_latencies = []
             for _ in range(requests):
@@ -259,6 +266,12 @@ async def main(total: int, requests: int, repeats: int) -> None:
             print(f"(c) GET /v1/objectives/{{id}}/tree, {len(subtree['nodes']):,} nodes, "
                   f"{requests} requests: p50 {percentile(latencies, 50) * 1000:.1f} ms, "
                   f"p95 {percentile(latencies, 95) * 1000:.1f} ms (goal p95 < 20 ms)")  # fmt: skip
+            p95 = percentile(latencies, 95) * 1000
+            report(
+                Figure("tree", f"subtree GET, {len(subtree['nodes']):,} nodes, p95", p95, "ms",
+                       percentile(cycle_latencies, 95) * 1000, "ms one-row GET p95",
+                       "p95 < 20 ms", p95 < 20)
+            )  # fmt: skip
 
             company = world["levels"][0][0]
             gql_times, rest_times = [], []
@@ -278,6 +291,12 @@ async def main(total: int, requests: int, repeats: int) -> None:
                   f"{statistics.median(gql_times) * 1000:.0f} ms; REST twin "
                   f"{statistics.median(rest_times) * 1000:.0f} ms; ratio {gql_ratio:.2f} "
                   "(goal <= 2)")  # fmt: skip
+            report(
+                Figure("tree", f"GraphQL alignment, {nodes:,} nodes",
+                       statistics.median(gql_times) * 1000, "ms",
+                       statistics.median(rest_times) * 1000, "ms REST twin",
+                       "ratio <= 2", gql_ratio <= 2)
+            )  # fmt: skip
             print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
