@@ -22,7 +22,7 @@ from service.auth.service import require
 from service.errors import Forbidden, ValidationFailed
 from service.goals.service import KpiObservation, follow_kpi_readings
 from service.kpis import readings_repository, repository, rules_repository
-from service.kpis.evaluator import evaluate_rules
+from service.kpis.evaluator import Fresh, evaluate_rules
 from service.kpis.readings_repository import NewReading
 from service.kpis.schemas import (
     MAX_BATCH,
@@ -206,11 +206,12 @@ async def _store(
     inserted = await readings_repository.insert_readings(session, principal.organization_id, rows)
     result = _result(items, {stored[i].index for i in inserted})
     touched = sorted({row.kpi_id for row in rows})
-    await evaluate_on_ingest(session, principal.organization_id, touched, now)
-    fresh = [
-        KpiObservation(r.kpi_id, r.source, r.observed_at, r.value)
-        for r in map(rows.__getitem__, inserted)
-    ]
+    new_rows = [rows[i] for i in inserted]
+    by_kpi: dict[uuid.UUID, list[tuple[datetime, float]]] = {}
+    for row in new_rows:
+        by_kpi.setdefault(row.kpi_id, []).append((row.observed_at, row.value))
+    await evaluate_on_ingest(session, principal.organization_id, touched, now, by_kpi)
+    fresh = [KpiObservation(r.kpi_id, r.source, r.observed_at, r.value) for r in new_rows]
     await follow_kpi_readings(session, principal.organization_id, fresh)
     return result
 
@@ -247,8 +248,13 @@ def _rfc3339(value: datetime) -> str:
 
 
 async def evaluate_on_ingest(
-    session: AsyncSession, organization_id: uuid.UUID, kpi_ids: Sequence[uuid.UUID], now: datetime
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    kpi_ids: Sequence[uuid.UUID],
+    now: datetime,
+    fresh: Fresh | None = None,
 ) -> int:
-    """Evaluate every enabled rule of the touched KPIs, in this transaction."""
+    """Evaluate every enabled rule of the touched KPIs, in this transaction. ``fresh``: the
+    readings this transaction's one insert stored, per KPI (see ``evaluate_rules``)."""
     rules = await rules_repository.enabled_rules_of_kpis(session, organization_id, kpi_ids)
-    return await evaluate_rules(session, rules, now)
+    return await evaluate_rules(session, rules, now, fresh=fresh)

@@ -1,8 +1,8 @@
 """The readings hot path: bulk SQL straight through asyncpg, inside the request's transaction.
 
 Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch, which also moves the
-KPIs' ``latest``: one round trip and one plan for 10,000 rows, with ``ON CONFLICT DO
-NOTHING`` making repeats harmless.
+KPIs' ``latest`` and ``readings_version``: one round trip and one plan for 10,000 rows,
+with ``ON CONFLICT DO NOTHING`` making repeats harmless.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ WITH input AS (
 ), inserted AS (
     INSERT INTO kpi_readings (organization_id, kpi_id, source, observed_at, value)
     SELECT $1::uuid, kpi_id, source, observed_at, value FROM input
+    -- In key order: concurrent batches that repeat each other's readings then wait for
+    -- one another in one order instead of deadlocking.
+    ORDER BY kpi_id, source, observed_at
     ON CONFLICT (kpi_id, source, observed_at) DO NOTHING
     RETURNING kpi_id, source, observed_at, value
 ), newest AS (
-    -- The newest new reading per KPI moves ``latest`` only forward: a late one never
-    -- rewinds it.
+    -- The newest new reading per KPI.
     SELECT DISTINCT ON (kpi_id) kpi_id, observed_at, value
     FROM inserted
     ORDER BY kpi_id, observed_at DESC
@@ -38,11 +40,16 @@ WITH input AS (
     ORDER BY k.id
     FOR NO KEY UPDATE OF k
 ), moved AS (
+    -- Every KPI that got a reading moves its ``readings_version`` (running window
+    -- aggregates rely on it, see ``kpis/evaluator.py``).
     UPDATE kpis AS k
-    SET latest_value = n.value, latest_observed_at = n.observed_at
+    SET readings_version = k.readings_version + 1,
+        -- ``latest`` only moves forward: a late reading never rewinds it.
+        latest_value = CASE WHEN (n.observed_at >= k.latest_observed_at) IS NOT FALSE
+                            THEN n.value ELSE k.latest_value END,
+        latest_observed_at = greatest(k.latest_observed_at, n.observed_at)
     FROM newest AS n
     WHERE k.id = n.kpi_id AND k.id IN (SELECT id FROM locked)
-      AND (k.latest_observed_at IS NULL OR n.observed_at >= k.latest_observed_at)
 )
 SELECT input.n FROM input JOIN inserted USING (kpi_id, source, observed_at)
 """

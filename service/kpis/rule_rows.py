@@ -63,6 +63,15 @@ class StateRow:
     last_notified_at: datetime | None
     renotify_count: int
     sequence: int
+    # The running aggregate of the window (``kpis/running.py``).
+    agg_at: datetime | None = None
+    agg_since: datetime | None = None
+    agg_window: timedelta | None = None
+    agg_version: int | None = None
+    agg_samples: int | None = None
+    agg_sum: float | None = None
+    agg_min: float | None = None
+    agg_max: float | None = None
 
 
 _RULE_FIELDS = [f.name for f in fields(RuleRow) if not f.name.startswith("kpi_")] + ["kpi_id"]
