@@ -5,7 +5,8 @@
 The app runs in this process (httpx over ASGI, no sockets, no uvicorn) against a fresh
 embedded PostgreSQL, so with one client nothing else competes for the interpreter: per
 batch, wall time minus this process's CPU time is time spent waiting on PostgreSQL.
-``--profile`` adds a cProfile of the measured batches (top functions by own time).
+``--profile`` adds a cProfile of the measured batches (top functions by own time);
+``--dump FILE`` keeps it for ``pstats``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from service.migrate import upgrade
 JSON = {"Content-Type": "application/json"}
 
 
-async def run(count: int, kpis: int, profile: bool) -> None:
+async def run(count: int, kpis: int, profile: bool, dump: str | None = None) -> None:
     url = start_embedded(Path(tempfile.mkdtemp(prefix="meridian-profile-")))
     upgrade(url)
     settings = Settings(database_url=url, run_background=False, log_level="WARNING")
@@ -73,6 +74,8 @@ async def run(count: int, kpis: int, profile: bool) -> None:
     print(f"  + waiting on PostgreSQL {wall_ms - cpu_ms:.1f} ms")
     print(f"  -> {BATCH / statistics.median(walls):,.0f} readings/s for one client")
     if profiler:
+        if dump:
+            profiler.dump_stats(dump)
         stats = pstats.Stats(profiler)
         stats.sort_stats("tottime").print_stats(35)
         stats.sort_stats("cumulative").print_stats(60)
@@ -83,5 +86,6 @@ if __name__ == "__main__":
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--kpis", type=int, default=100)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--dump", help="With --profile: also write the stats to this file.")
     args = parser.parse_args()
-    asyncio.run(run(args.batches, args.kpis, args.profile))
+    asyncio.run(run(args.batches, args.kpis, args.profile, args.dump))

@@ -78,15 +78,23 @@ async def evaluate_rules(
     *,
     skip_locked: bool = False,
     fresh: Fresh | None = None,
+    locked: dict[uuid.UUID, StateRow] | None = None,
 ) -> int:
     """Evaluate many series at ``now`` with three queries however many there are: lock the
     state rows, read every window, then write them back. Returns events written.
 
     ``fresh``: what the caller stored; with it, a series' running aggregate moves forward
-    by the batch instead of the window being read whole (``kpis/running.py``)."""
-    rows = await rules_repository.lock_states(
-        session, [r.id for r in rules], skip_locked=skip_locked
-    )
+    by the batch instead of the window being read whole (``kpis/running.py``).
+    ``locked``: the state rows, if the caller already locked them (ingest does, with its
+    insert); ``rules`` may then have been read before the lock, so a rule edited since is
+    read again (an edit restarts the series with the rule's new version)."""
+    if locked is None:
+        rows = await rules_repository.lock_states(
+            session, [r.id for r in rules], skip_locked=skip_locked
+        )
+    else:
+        rows = locked
+        rules = await _current(session, rules, rows)
     # Decisions never go back in time: a slower evaluator with an older clock is a no-op.
     due = [r for r in rules if r.id in rows and not _from_the_past(rows[r.id], now)]
     fresh = fresh or {}
@@ -107,6 +115,17 @@ async def evaluate_rules(
         emitted += len(outcome.events)
     await rules_repository.save_states(session, [rows[r.id] for r in due])
     return emitted
+
+
+async def _current(
+    session: AsyncSession, rules: Sequence[RuleRow], rows: Mapping[uuid.UUID, StateRow]
+) -> Sequence[RuleRow]:
+    edited = [r.id for r in rules if r.id in rows and rows[r.id].rule_version != r.version]
+    if not edited:
+        return rules
+    again = await rules_repository.rules_by_id(session, edited)
+    kept = [r for r in rules if r.id not in set(edited)]
+    return sorted([*kept, *again], key=lambda r: r.id)
 
 
 def _alert_id() -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.errors import Forbidden, ValidationFailed
+from service.goals import repository as goals_repository
 from service.goals.service import KpiObservation, follow_kpi_readings
 from service.kpis import readings_repository, repository, rules_repository
 from service.kpis.evaluator import Fresh, evaluate_rules
@@ -203,16 +204,24 @@ async def _store(
             seen.add(key)
             stored.append(item)
             rows.append(NewReading(*key, item.value))
-    inserted = await readings_repository.insert_readings(session, principal.organization_id, rows)
-    result = _result(items, {stored[i].index for i in inserted})
+    org = principal.organization_id
     touched = sorted({row.kpi_id for row in rows})
+    # Read before the insert takes the KPIs' and series' locks: what runs between the lock
+    # and the commit is what concurrent batches of the same KPIs wait for.
+    rules = await rules_repository.enabled_rules_of_kpis(session, org, touched)
+    drives = await goals_repository.any_driven_by(session, org, touched)
+    inserted, locked = await readings_repository.insert_and_lock(
+        session, org, rows, [r.id for r in rules]
+    )
+    result = _result(items, {stored[i].index for i in inserted})
     new_rows = [rows[i] for i in inserted]
     by_kpi: dict[uuid.UUID, list[tuple[datetime, float]]] = {}
     for row in new_rows:
         by_kpi.setdefault(row.kpi_id, []).append((row.observed_at, row.value))
-    await evaluate_on_ingest(session, principal.organization_id, touched, now, by_kpi)
-    fresh = [KpiObservation(r.kpi_id, r.source, r.observed_at, r.value) for r in new_rows]
-    await follow_kpi_readings(session, principal.organization_id, fresh)
+    await evaluate_rules(session, rules, now, fresh=by_kpi, locked=locked)
+    if drives:
+        fresh = [KpiObservation(r.kpi_id, r.source, r.observed_at, r.value) for r in new_rows]
+        await follow_kpi_readings(session, org, fresh)
     return result
 
 

@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-INSERT_READINGS = """
+from service.kpis.rule_rows import STATE_COLUMNS, StateRow
+
+INSERT_READINGS = f"""
 WITH input AS (
     SELECT * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::float8[])
          WITH ORDINALITY AS r(kpi_id, source, observed_at, value, n)
@@ -50,9 +52,19 @@ WITH input AS (
         latest_observed_at = greatest(k.latest_observed_at, n.observed_at)
     FROM newest AS n
     WHERE k.id = n.kpi_id AND k.id IN (SELECT id FROM locked)
+    RETURNING k.id
+), states AS (
+    -- The alert series the caller will evaluate, locked here to save a round trip while
+    -- the KPIs are locked; after them (the InitPlan on ``moved`` runs it first), the one
+    -- lock order of every writer.
+    SELECT {STATE_COLUMNS} FROM alert_states
+    WHERE rule_id = ANY($6::uuid[]) AND (SELECT count(*) FROM moved) >= 0
+    ORDER BY rule_id
+    FOR UPDATE
 )
-SELECT input.n FROM input JOIN inserted USING (kpi_id, source, observed_at)
-"""
+SELECT (SELECT array_agg(input.n) FROM input JOIN inserted USING (kpi_id, source, observed_at)),
+       (SELECT array_agg(ROW(s.*)) FROM states AS s)
+"""  # noqa: S608 (a constant column list)
 
 
 @dataclass(frozen=True)
@@ -82,18 +94,32 @@ async def insert_readings(
     """Insert what is new and move each KPI's ``latest``, in one statement (one round
     trip); returns the positions in ``rows`` of the readings actually inserted. ``rows``
     must not repeat a ``(kpi_id, source, observed_at)``."""
-    if not rows:
-        return []
+    inserted, _ = await insert_and_lock(session, organization_id, rows, ())
+    return inserted
+
+
+async def insert_and_lock(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    rows: Sequence[NewReading],
+    rule_ids: Sequence[uuid.UUID],
+) -> tuple[list[int], dict[uuid.UUID, StateRow]]:
+    """``insert_readings``, and in the same statement lock the alert series of
+    ``rule_ids`` (as ``rules_repository.lock_states`` does) and return them."""
+    if not rows and not rule_ids:
+        return [], {}
     driver = await driver_of(session)
-    inserted = await driver.fetch(
+    inserted, states = await driver.fetchrow(
         INSERT_READINGS,
         organization_id,
         [r.kpi_id for r in rows],
         [r.source for r in rows],
         [r.observed_at for r in rows],
         [r.value for r in rows],
+        rule_ids,
     )
-    return sorted(rec[0] - 1 for rec in inserted)
+    locked = {state[1]: StateRow(*state) for state in states or ()}
+    return sorted(n - 1 for n in inserted or ()), locked
 
 
 async def list_readings(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.pagination import PageRequest
 from service.kpis.readings_repository import driver_of
-from service.kpis.rule_rows import RuleRow, StateRow
+from service.kpis.rule_rows import STATE_COLUMNS, RuleRow, StateRow
 from service.kpis.running import EMPTY, Agg
 from service.models import AlertRule, AlertState, Event
 
@@ -269,14 +269,12 @@ async def rules_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[R
     return [RuleRow(*rec) for rec in await driver.fetch(_RULES_BY_ID, ids)]
 
 
-STATE_ROWS_SQL = """
-SELECT fingerprint, rule_id, state, severity, alert_id, since, pending_since, recovering_since,
-       started_at, last_eval_at, last_value, last_notified_at, renotify_count, sequence,
-       agg_at, agg_since, agg_window, agg_version, agg_samples, agg_sum, agg_min, agg_max
+STATE_ROWS_SQL = f"""
+SELECT {STATE_COLUMNS}
 FROM alert_states WHERE rule_id = ANY($1::uuid[])
 ORDER BY rule_id
 FOR UPDATE
-"""
+"""  # noqa: S608 (a constant column list)
 
 
 async def lock_states(
