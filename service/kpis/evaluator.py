@@ -41,7 +41,33 @@ def thresholds_of(rule: RuleRow) -> Thresholds:
     return build_thresholds(rule.operator, {name: getattr(rule, name) for name in THRESHOLD_FIELDS})
 
 
+_POLICIES: dict[tuple[Any, ...], Policy] = {}
+
+
 def policy_of(rule: RuleRow) -> Policy:
+    """The rule's policy, built once per distinct content and kept (every batch evaluates
+    every rule of its KPIs; a bounded cache, cleared when full)."""
+    thresholds = repr([rule.operator, *(getattr(rule, name) for name in THRESHOLD_FIELDS)])
+    key = (
+        rule.id,
+        rule.version,
+        thresholds,
+        rule.window,
+        rule.pending_for,
+        rule.keep_firing_for,
+        rule.no_data_after,
+        rule.on_no_data,
+        rule.renotify_interval,
+    )
+    policy = _POLICIES.get(key)
+    if policy is None:
+        if len(_POLICIES) >= 10_000:
+            _POLICIES.clear()
+        policy = _POLICIES[key] = _policy_of(rule)
+    return policy
+
+
+def _policy_of(rule: RuleRow) -> Policy:
     return Policy(
         thresholds=thresholds_of(rule),
         pending_for=rule.pending_for,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -236,10 +238,11 @@ async def states_of_kpis(
 
 
 RULE_ROWS_SQL = """
-SELECT r.id, r.organization_id, r.kpi_id, r.version, r.operator, r.warning, r.critical,
-       r.warning_recovery, r.critical_recovery, r.aggregation, r."window", r.min_samples,
-       r.pending_for, r.keep_firing_for, r.no_data_after, r.on_no_data, r.renotify_interval,
-       r.muted_until, r.labels, r.annotations, k.key, k.name, k.unit
+SELECT r.id, r.organization_id, r.kpi_id, r.version, r.operator, r.warning::text,
+       r.critical::text, r.warning_recovery::text, r.critical_recovery::text, r.aggregation,
+       r."window", r.min_samples, r.pending_for, r.keep_firing_for, r.no_data_after,
+       r.on_no_data, r.renotify_interval, r.muted_until, r.labels::text, r.annotations::text,
+       k.key, k.name, k.unit
 FROM alert_rules AS r JOIN kpis AS k ON k.id = r.kpi_id
 WHERE r.enabled AND {where}
 ORDER BY r.id  -- one global lock order: racing evaluators cannot deadlock
@@ -258,7 +261,7 @@ async def enabled_rules_of_kpis(
         return []
     driver = await driver_of(session)
     records = await driver.fetch(_RULES_OF_KPIS, organization_id, kpi_ids)
-    return [RuleRow(*rec) for rec in records]
+    return [_rule_row(rec) for rec in records]
 
 
 async def rules_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[RuleRow]:
@@ -266,7 +269,25 @@ async def rules_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[R
     if not ids:
         return []
     driver = await driver_of(session)
-    return [RuleRow(*rec) for rec in await driver.fetch(_RULES_BY_ID, ids)]
+    return [_rule_row(rec) for rec in await driver.fetch(_RULES_BY_ID, ids)]
+
+
+_JSON_COLUMNS = (5, 6, 7, 8, 18, 19)  # thresholds, labels, annotations: jsonb as text
+
+
+def _rule_row(rec: Any) -> RuleRow:
+    """Every batch reads every rule of its KPIs: the jsonb columns come as text and are
+    decoded once per distinct text (the values are shared: never mutate them)."""
+    values = list(rec)
+    for i in _JSON_COLUMNS:
+        if values[i] is not None:
+            values[i] = _decoded(values[i])
+    return RuleRow(*values)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(text: str) -> Any:
+    return json.loads(text)
 
 
 STATE_ROWS_SQL = f"""
