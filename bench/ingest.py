@@ -27,7 +27,7 @@ import httpx
 from bench.common import Server, running_server, summary
 
 BATCH = 1_000
-CLIENTS = 8
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 
 
 async def setup_kpis(http: httpx.AsyncClient, prefix: str, count: int) -> list[str]:

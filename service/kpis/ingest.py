@@ -24,7 +24,7 @@ from service.goals import repository as goals_repository
 from service.goals.service import KpiObservation, follow_kpi_readings
 from service.kpis import readings_repository, repository, rules_repository
 from service.kpis.evaluator import Fresh, evaluate_rules
-from service.kpis.readings_repository import NewReading
+from service.kpis.readings_repository import NewReading, ReadingColumns
 from service.kpis.schemas import (
     MAX_BATCH,
     BatchReadingIn,
@@ -107,6 +107,10 @@ async def ingest_batch(
     require(principal, Scope.INGEST)
     _check_size(raw_items)
     now = utcnow()
+    columns = await _all_valid(session, principal, raw_items, now)
+    if columns is not None:
+        created = await _insert_and_evaluate(session, principal, columns, now)
+        return _all_valid_result(columns, created)
     items = _parse_all(raw_items, BatchReadingIn, principal, now)
     refs = {item.ref for item in items if item.ref is not None and not item.problem}
     ids = await repository.ids_of_refs(session, principal.organization_id, refs)
@@ -121,6 +125,49 @@ async def ingest_batch(
         else:
             item.kpi_id = kpi_id
     return await _store(session, principal, items, atomic, now)
+
+
+async def _all_valid(
+    session: AsyncSession, principal: Principal, raw_items: list[Any], now: datetime
+) -> ReadingColumns | None:
+    """The usual batch, in columns without a Python object per item: every item valid,
+    every KPI known and open to the key, nothing from the future. None otherwise: the
+    batch then goes item by item, so that each refused item gets its own problem."""
+    try:
+        parsed = _LIST_ADAPTERS[BatchReadingIn].validate_python(raw_items)
+    except ValidationError:
+        return None
+    refs = {p.kpi for p in parsed}
+    ids = await repository.ids_of_refs(session, principal.organization_id, refs)
+    if len(ids) < len(refs) or not all(map(principal.may_ingest_into, ids.values())):
+        return None
+    observed = [p.observed_at or now for p in parsed]
+    if max(observed) > now + CLOCK_SKEW:
+        return None
+    sources: list[str | None] = [p.source for p in parsed]
+    default = principal.key_name
+    if len(distinct := set(sources)) == 1:  # one source (or none given): sent once
+        default, sources = distinct.pop() or default, []
+    values = [p.value for p in parsed]
+    return ReadingColumns([ids[p.kpi] for p in parsed], sources, observed, values, default)
+
+
+def _all_valid_result(columns: ReadingColumns, created: list[int]) -> Ingested:
+    new = set(created)
+    text = {kpi_id: str(kpi_id) for kpi_id in set(columns.kpi_ids)}
+    results = [
+        {
+            "index": i,
+            "status": _CREATED if i in new else _DUPLICATE,
+            "kpi_id": text[kpi_id],
+            "observed_at": observed_at,  # UTC
+            "problem": None,
+        }
+        for i, (kpi_id, observed_at) in enumerate(
+            zip(columns.kpi_ids, columns.observed_at, strict=True)
+        )
+    ]
+    return Ingested(len(new), len(results) - len(new), 0, results)
 
 
 def _check_size(raw_items: Sequence[Any]) -> None:
@@ -195,36 +242,46 @@ async def _store(
             "(atomic).",
             errors=[r for r in result.results if r["problem"]],
         )
-    seen: set[tuple[uuid.UUID, str, datetime]] = set()
-    stored: list[_Item] = []  # the first of each (kpi, source, observed_at) in the batch
-    rows: list[NewReading] = []
-    for item in items:
-        if item.problem or item.kpi_id is None or item.observed_at is None:
-            continue
-        key = (item.kpi_id, item.source, item.observed_at)
-        if key not in seen:
-            seen.add(key)
-            stored.append(item)
-            rows.append(NewReading(*key, item.value))
+    valid = [i for i in items if not i.problem and i.kpi_id and i.observed_at]
+    rows = [NewReading(i.kpi_id, i.source, i.observed_at, i.value) for i in valid]  # type: ignore[arg-type]
+    created = await _insert_and_evaluate(session, principal, ReadingColumns.of(rows), now)
+    return _result(items, {valid[n].index for n in created})
+
+
+async def _insert_and_evaluate(
+    session: AsyncSession, principal: Principal, rows: ReadingColumns, now: datetime
+) -> list[int]:
+    """Store the rows and evaluate the rules of their KPIs in this transaction; returns
+    the positions of the rows stored (the first of any repeated)."""
     org = principal.organization_id
-    touched = sorted({row.kpi_id for row in rows})
+    touched = sorted(set(rows.kpi_ids))
     # Read before the insert takes the KPIs' and series' locks: what runs between the lock
     # and the commit is what concurrent batches of the same KPIs wait for.
     rules = await rules_repository.enabled_rules_of_kpis(session, org, touched)
     drives = await goals_repository.any_driven_by(session, org, touched)
-    inserted, locked = await readings_repository.insert_and_lock(
+    created, locked = await readings_repository.insert_and_lock(
         session, org, rows, [r.id for r in rules]
     )
-    result = _result(items, {stored[i].index for i in inserted})
-    new_rows = [rows[i] for i in inserted]
     by_kpi: dict[uuid.UUID, list[tuple[datetime, float]]] = {}
-    for row in new_rows:
-        by_kpi.setdefault(row.kpi_id, []).append((row.observed_at, row.value))
-    await evaluate_rules(session, rules, now, fresh=by_kpi, locked=locked)
+    for n in created:
+        by_kpi.setdefault(rows.kpi_ids[n], []).append((rows.observed_at[n], rows.values[n]))
+    # Evaluated at the time the series are locked, not when the request arrived: a batch
+    # that waited for another's locks would otherwise carry an older clock than the
+    # evaluation it waited for, and be stored without being evaluated.
+    await evaluate_rules(session, rules, max(now, utcnow()), fresh=by_kpi, locked=locked)
     if drives:
-        fresh = [KpiObservation(r.kpi_id, r.source, r.observed_at, r.value) for r in new_rows]
+        source = rows.default_source or ""
+        fresh = [
+            KpiObservation(
+                rows.kpi_ids[n],
+                (rows.sources[n] if rows.sources else None) or source,
+                rows.observed_at[n],
+                rows.values[n],
+            )
+            for n in created
+        ]
         await follow_kpi_readings(session, org, fresh)
-    return result
+    return created
 
 
 def _result(items: list[_Item], created: set[int]) -> Ingested:

@@ -19,14 +19,18 @@ from service.kpis.rule_rows import STATE_COLUMNS, StateRow
 
 INSERT_READINGS = f"""
 WITH input AS (
-    SELECT * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::float8[])
+    -- An empty sources array (shorter arrays are padded with NULL) or a NULL item: the
+    -- default source, $7.
+    SELECT kpi_id, coalesce(source, $7::text) AS source, observed_at, value, n
+    FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::float8[])
          WITH ORDINALITY AS r(kpi_id, source, observed_at, value, n)
 ), inserted AS (
     INSERT INTO kpi_readings (organization_id, kpi_id, source, observed_at, value)
     SELECT $1::uuid, kpi_id, source, observed_at, value FROM input
     -- In key order: concurrent batches that repeat each other's readings then wait for
-    -- one another in one order instead of deadlocking.
-    ORDER BY kpi_id, source, observed_at
+    -- one another in one order instead of deadlocking. A reading repeated within the
+    -- batch is stored from its first item.
+    ORDER BY kpi_id, source, observed_at, n
     ON CONFLICT (kpi_id, source, observed_at) DO NOTHING
     RETURNING kpi_id, source, observed_at, value
 ), newest AS (
@@ -62,7 +66,11 @@ WITH input AS (
     ORDER BY rule_id
     FOR UPDATE
 )
-SELECT (SELECT array_agg(input.n) FROM input JOIN inserted USING (kpi_id, source, observed_at)),
+SELECT (SELECT array_agg(first) FROM (
+            SELECT min(input.n) AS first
+            FROM input JOIN inserted USING (kpi_id, source, observed_at)
+            GROUP BY kpi_id, source, observed_at
+        ) AS f),
        (SELECT array_agg(ROW(s.*)) FROM states AS s)
 """  # noqa: S608 (a constant column list)
 
@@ -88,35 +96,57 @@ async def driver_of(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
+@dataclass(slots=True)
+class ReadingColumns:
+    """Readings to insert, column by column, as asyncpg sends them. ``sources`` may be
+    empty (every reading's is ``default_source``) or hold None for it."""
+
+    kpi_ids: list[uuid.UUID]
+    sources: list[str | None]
+    observed_at: list[datetime]
+    values: list[float]
+    default_source: str | None = None
+
+    @classmethod
+    def of(cls, rows: Sequence[NewReading]) -> ReadingColumns:
+        return cls(
+            [r.kpi_id for r in rows],
+            [r.source for r in rows],
+            [r.observed_at for r in rows],
+            [r.value for r in rows],
+        )
+
+
 async def insert_readings(
     session: AsyncSession, organization_id: uuid.UUID, rows: Sequence[NewReading]
 ) -> list[int]:
     """Insert what is new and move each KPI's ``latest``, in one statement (one round
-    trip); returns the positions in ``rows`` of the readings actually inserted. ``rows``
-    must not repeat a ``(kpi_id, source, observed_at)``."""
-    inserted, _ = await insert_and_lock(session, organization_id, rows, ())
+    trip); returns the positions in ``rows`` of the readings actually inserted (the first
+    of any repeated in ``rows``)."""
+    inserted, _ = await insert_and_lock(session, organization_id, ReadingColumns.of(rows), ())
     return inserted
 
 
 async def insert_and_lock(
     session: AsyncSession,
     organization_id: uuid.UUID,
-    rows: Sequence[NewReading],
+    rows: ReadingColumns,
     rule_ids: Sequence[uuid.UUID],
 ) -> tuple[list[int], dict[uuid.UUID, StateRow]]:
     """``insert_readings``, and in the same statement lock the alert series of
     ``rule_ids`` (as ``rules_repository.lock_states`` does) and return them."""
-    if not rows and not rule_ids:
+    if not rows.kpi_ids and not rule_ids:
         return [], {}
     driver = await driver_of(session)
     inserted, states = await driver.fetchrow(
         INSERT_READINGS,
         organization_id,
-        [r.kpi_id for r in rows],
-        [r.source for r in rows],
-        [r.observed_at for r in rows],
-        [r.value for r in rows],
+        rows.kpi_ids,
+        rows.sources,
+        rows.observed_at,
+        rows.values,
         rule_ids,
+        rows.default_source,
     )
     locked = {state[1]: StateRow(*state) for state in states or ()}
     return sorted(n - 1 for n in inserted or ()), locked
