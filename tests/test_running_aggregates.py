@@ -13,7 +13,14 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from service.kpis.readings_repository import NewReading, insert_readings
+from service.kpis.evaluator import evaluate_rules
+from service.kpis.readings_repository import (
+    NewReading,
+    ReadingColumns,
+    insert_and_lock,
+    insert_readings,
+)
+from service.kpis.rules_repository import enabled_rules_of_kpis
 from service.kpis.running import EMPTY, Agg, advance, reusable, split_fresh, value_of
 from service.kpis.scheduler import evaluate_all
 from tests.conftest import Tenant
@@ -180,3 +187,33 @@ async def test_a_reading_stored_outside_the_ingest_path_is_not_missed(
     [(_, _, _)] = await _kept_and_true(app)
     [alert] = (await tenant.get("/v1/alerts")).json()["items"]
     assert alert["state"] == "firing" and alert["last_value"] == 14.0  # 4 + 9 + 1: 9 counted
+
+
+async def test_a_rule_edited_before_its_series_is_locked_is_read_again(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """Ingest reads the rules before its insert locks their series: an edit committed in
+    between (it restarts the series with the rule's new version) must not be missed."""
+    kpi = await tenant.create("/v1/kpis", {"key": "churn", "name": "Churn"})
+    rule = await tenant.create(
+        "/v1/kpis/churn/alert-rules", {"operator": "gt", "critical": 100.0, "aggregation": "max"}
+    )
+    async with app.state.sessionmaker() as session:
+        rules = await enabled_rules_of_kpis(session, tenant.organization_id, [uuid.UUID(kpi["id"])])
+        await session.rollback()
+    assert [r.version for r in rules] == [1]
+    url = f"/v1/kpis/churn/alert-rules/{rule['id']}"
+    assert (await tenant.patch(url, json={"critical": 1.0})).status_code == 200
+    now = datetime.now(UTC)
+    async with app.state.sessionmaker() as session:
+        rows = ReadingColumns([uuid.UUID(kpi["id"])], ["a"], [now], [5.0])
+        created, locked = await insert_and_lock(
+            session, tenant.organization_id, rows, [r.id for r in rules]
+        )
+        assert created == [0] and locked[rules[0].id].rule_version == 2
+        fresh = {rows.kpi_ids[0]: [(now, 5.0)]}
+        emitted = await evaluate_rules(session, rules, now, fresh=fresh, locked=locked)
+        await session.commit()
+    assert emitted == 1  # 5 > 1, the edited threshold (not 100)
+    [alert] = (await tenant.get("/v1/alerts")).json()["items"]
+    assert alert["state"] == "firing" and alert["last_value"] == 5.0

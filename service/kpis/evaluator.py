@@ -146,11 +146,12 @@ async def evaluate_rules(
 async def _current(
     session: AsyncSession, rules: Sequence[RuleRow], rows: Mapping[uuid.UUID, StateRow]
 ) -> Sequence[RuleRow]:
-    edited = [r.id for r in rules if r.id in rows and rows[r.id].rule_version != r.version]
+    """The rules again where one was edited between reading it and locking its series."""
+    edited = {r.id for r in rules if r.id in rows and rows[r.id].rule_version != r.version}
     if not edited:
         return rules
-    again = await rules_repository.rules_by_id(session, edited)
-    kept = [r for r in rules if r.id not in set(edited)]
+    again = await rules_repository.rules_by_id(session, sorted(edited))
+    kept = [r for r in rules if r.id not in edited]
     return sorted([*kept, *again], key=lambda r: r.id)
 
 
