@@ -96,7 +96,8 @@ async def _kept_and_true(app: FastAPI) -> list[tuple[str, Any, Any]]:
                     SELECT r.aggregation, s.agg_samples, s.agg_sum, s.agg_min, s.agg_max,
                            w.n, w.s, w.lo, w.hi, s.agg_at, s.agg_since
                     FROM alert_states AS s JOIN alert_rules AS r ON r.id = s.rule_id
-                    JOIN kpis AS k ON k.id = s.kpi_id AND k.readings_version = s.agg_version
+                    JOIN kpi_reading_versions AS k
+                      ON k.kpi_id = s.kpi_id AND k.readings_version = s.agg_version
                     CROSS JOIN LATERAL (
                         SELECT count(*) AS n, sum(value) AS s, min(value) AS lo,
                                max(value) AS hi

@@ -4,9 +4,11 @@
   checks per row, about a quarter of the insert. One composite key to ``kpis (id,
   organization_id)`` checks both at once (and is stricter: a reading's organization is its
   KPI's), and still cascades when a KPI or its organization is deleted.
-- ``kpis.readings_version`` moves by one with every statement that stores readings of the
-  KPI (under the KPI's row lock), so an evaluator can tell whether the running aggregate it
-  kept (``alert_states.agg_*``) has seen every stored reading.
+- ``kpi_reading_versions.readings_version`` moves by one with every statement that stores
+  readings of the KPI (under that row's lock), so an evaluator can tell whether the running
+  aggregate it kept (``alert_states.agg_*``) has seen every stored reading. A table of its
+  own: a new version of the ``kpis`` row per batch slowed concurrent batches' foreign-key
+  checks.
 
 Revision ID: 0008_ingest_speed
 Revises: 0007_alignment
@@ -36,12 +38,21 @@ _AGG_COLUMNS = (
 
 
 def upgrade() -> None:
-    op.add_column(
-        "kpis",
-        sa.Column("readings_version", sa.BigInteger(), server_default="0", nullable=False),
-    )
     op.create_unique_constraint(
         op.f("uq_kpis_id_organization_id"), "kpis", ["id", "organization_id"]
+    )
+    op.create_table(
+        "kpi_reading_versions",
+        sa.Column("kpi_id", sa.Uuid(), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("readings_version", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["kpi_id", "organization_id"],
+            ["kpis.id", "kpis.organization_id"],
+            name=op.f("fk_kpi_reading_versions_kpi_id_kpis"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("kpi_id", name=op.f("pk_kpi_reading_versions")),
     )
     op.drop_constraint(
         op.f("fk_kpi_readings_organization_id_organizations"), "kpi_readings", type_="foreignkey"
@@ -79,5 +90,5 @@ def downgrade() -> None:
         ["id"],
         ondelete="CASCADE",
     )
+    op.drop_table("kpi_reading_versions")
     op.drop_constraint(op.f("uq_kpis_id_organization_id"), "kpis", type_="unique")
-    op.drop_column("kpis", "readings_version")

@@ -1,7 +1,7 @@
 """The readings hot path: bulk SQL straight through asyncpg, inside the request's transaction.
 
 Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch, which also moves the
-KPIs' ``latest`` and ``readings_version``: one round trip and one plan for 10,000 rows,
+KPIs' ``latest`` and ``kpi_reading_versions``: one round trip and one plan for 10,000 rows,
 with ``ON CONFLICT DO NOTHING`` making repeats harmless.
 """
 
@@ -46,23 +46,26 @@ WITH input AS (
     ORDER BY k.id
     FOR NO KEY UPDATE OF k
 ), moved AS (
-    -- Every KPI that got a reading moves its ``readings_version`` (running window
-    -- aggregates rely on it, see ``kpis/evaluator.py``).
+    -- ``latest`` only moves forward: a late reading never rewinds it.
     UPDATE kpis AS k
-    SET readings_version = k.readings_version + 1,
-        -- ``latest`` only moves forward: a late reading never rewinds it.
-        latest_value = CASE WHEN (n.observed_at >= k.latest_observed_at) IS NOT FALSE
-                            THEN n.value ELSE k.latest_value END,
-        latest_observed_at = greatest(k.latest_observed_at, n.observed_at)
+    SET latest_value = n.value, latest_observed_at = n.observed_at
     FROM newest AS n
     WHERE k.id = n.kpi_id AND k.id IN (SELECT id FROM locked)
-    RETURNING k.id
+      AND (k.latest_observed_at IS NULL OR n.observed_at >= k.latest_observed_at)
+), versions AS (
+    -- Every KPI that got a reading moves its ``readings_version`` (running window
+    -- aggregates rely on it, see ``kpis/running.py``), after the KPI rows are locked.
+    INSERT INTO kpi_reading_versions AS v (kpi_id, organization_id, readings_version)
+    SELECT id, $1::uuid, 1 FROM locked
+    ORDER BY id
+    ON CONFLICT (kpi_id) DO UPDATE SET readings_version = v.readings_version + 1
+    RETURNING v.kpi_id
 ), states AS (
     -- The alert series the caller will evaluate, locked here to save a round trip while
-    -- the KPIs are locked; after them (the InitPlan on ``moved`` runs it first), the one
-    -- lock order of every writer.
+    -- the KPIs are locked; after them (the InitPlan on ``versions`` runs it, and the KPI
+    -- locks it reads, first), the one lock order of every writer.
     SELECT {STATE_COLUMNS} FROM alert_states
-    WHERE rule_id = ANY($6::uuid[]) AND (SELECT count(*) FROM moved) >= 0
+    WHERE rule_id = ANY($6::uuid[]) AND (SELECT count(*) FROM versions) >= 0
     ORDER BY rule_id
     FOR UPDATE
 )

@@ -99,7 +99,7 @@ async def history(
 
 
 WINDOWS_SQL = """
-SELECT r.rule_id, k.readings_version, d.moved,
+SELECT r.rule_id, coalesce(k.readings_version, 0), d.moved,
        w.samples, w.total, w.low, w.high, l.value AS last,
        g.samples, g.total, g.low, g.high,
        e.samples, e.total, e.low, e.high,
@@ -107,11 +107,11 @@ SELECT r.rule_id, k.readings_version, d.moved,
 FROM unnest($1::uuid[], $2::uuid[], $3::interval[], $4::text[], $5::bool[],
             $6::timestamptz[], $7::bigint[])
      AS r(rule_id, kpi_id, win, agg, latest_only, kept_at, kept_version)
-JOIN kpis AS k ON k.id = r.kpi_id
+LEFT JOIN kpi_reading_versions AS k ON k.kpi_id = r.kpi_id
 -- A kept running aggregate is moved forward only if it saw every stored reading but the
 -- caller's own (``kept_version`` already counts the caller's statement).
 CROSS JOIN LATERAL (SELECT r.kept_at IS NOT NULL
-                           AND k.readings_version = r.kept_version AS moved) AS d
+                           AND coalesce(k.readings_version, 0) = r.kept_version AS moved) AS d
 CROSS JOIN LATERAL (
     -- The whole window, unsorted, when there is nothing to move forward.
     SELECT count(*) AS samples, sum(value) AS total, min(value) AS low, max(value) AS high

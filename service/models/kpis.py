@@ -49,10 +49,6 @@ class Kpi(TenantMixin, VersionedMixin, Base):
     target: Mapped[float | None] = mapped_column(Float)
     latest_value: Mapped[float | None] = mapped_column(Float)
     latest_observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # One more with every statement that stores readings of the KPI, under its row lock:
-    # running window aggregates (``alert_states.agg_*``) know from it whether they have
-    # seen every stored reading. ``readings_repository`` is the only writer of readings.
-    readings_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Reading(Base):
@@ -81,6 +77,28 @@ class Reading(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class KpiReadingVersion(Base):
+    """One more with every statement that stores readings of the KPI, under this row's
+    lock: running window aggregates (``alert_states.agg_*``) know from it whether they
+    have seen every stored reading. ``readings_repository`` is the only writer of readings.
+
+    Its own table, not a column of ``kpis``: every batch moves it, and a new version of
+    the KPI row per batch made each reading's foreign-key check walk a longer chain of
+    row versions while concurrent batches waited.
+    """
+
+    __tablename__ = "kpi_reading_versions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["kpi_id", "organization_id"], ["kpis.id", "kpis.organization_id"], ondelete="CASCADE"
+        ),
+    )
+
+    kpi_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column()
+    readings_version: Mapped[int] = mapped_column(BigInteger)
 
 
 class AlertRule(TenantMixin, VersionedMixin, Base):
