@@ -6,13 +6,15 @@ The app runs in this process (httpx over ASGI, no sockets, no uvicorn) against a
 embedded PostgreSQL, so with one client nothing else competes for the interpreter: per
 batch, wall time minus this process's CPU time is time spent waiting on PostgreSQL.
 ``--profile`` adds a cProfile of the measured batches (top functions by own time);
-``--dump FILE`` keeps it for ``pstats``.
+``--dump FILE`` keeps it for ``pstats``. ``--clients N`` instead sends N batches at once
+and reports readings/s (the queue on the shared row locks, without sockets).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import os
@@ -20,11 +22,13 @@ import pstats
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+from bench.common import summary
 from bench.ingest import BATCH, batches, setup_kpis
 from service.app import create_app
 from service.auth.service import create_organization
@@ -54,44 +58,83 @@ def postgres_cpu(pgdata: Path) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-async def run(count: int, kpis: int, profile: bool, dump: str | None = None) -> None:
+async def concurrent(
+    http: httpx.AsyncClient, work: list[list[dict[str, object]]], clients: int
+) -> None:
+    """``--clients N``: N batches in flight at once on this one event loop, so the lock
+    queue on the shared KPI and series rows shows without sockets or other processes."""
+    bodies = [json.dumps({"readings": batch}).encode() for batch in work]
+    for body in bodies[:5]:  # warm up
+        (await http.post("/v1/readings", content=body, headers=JSON)).raise_for_status()
+    queue = list(reversed(bodies[5:]))
+    latencies: list[float] = []
+
+    async def client() -> None:
+        while queue:
+            body = queue.pop()
+            started = time.perf_counter()
+            r = await http.post("/v1/readings", content=body, headers=JSON)
+            latencies.append(time.perf_counter() - started)
+            assert r.status_code == 200 and r.json()["created"] == BATCH, r.text[:300]
+
+    started = time.perf_counter()
+    await asyncio.gather(*[client() for _ in range(clients)])
+    elapsed = time.perf_counter() - started
+    print(f"{len(latencies)} batches of {BATCH}, {clients} clients in process")
+    print(f"  {len(latencies) * BATCH / elapsed:,.0f} readings/s; per batch {summary(latencies)}")
+
+
+@contextlib.asynccontextmanager
+async def profiled_app(kpis: int) -> AsyncIterator[tuple[httpx.AsyncClient, list[str], Path]]:
+    """The app on a fresh embedded PostgreSQL, a client over ASGI, and ``kpis`` KPIs with
+    one rule each; yields the client, the KPI keys and the data directory."""
     data_dir = Path(tempfile.mkdtemp(prefix="meridian-profile-"))
     url = start_embedded(data_dir)
-    pgdata = data_dir / "pgdata"
     upgrade(url)
     settings = Settings(database_url=url, run_background=False, log_level="WARNING")
     app = create_app(settings, database_url=url)
-    async with app.router.lifespan_context(app):
-        async with app.state.sessionmaker() as session:
-            _, key = await create_organization(session, "Profile")
-            await session.commit()
-        transport = httpx.ASGITransport(app=app)
-        headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://meridian.test", headers=headers
-        ) as http:
-            keys = await setup_kpis(http, "p", kpis)
-            work = batches(keys, (count + 5) * BATCH, datetime.now(UTC) - timedelta(minutes=5))
-            for batch in work[:5]:  # warm up: plans, pools, imports
-                (await http.post("/v1/readings", json={"readings": batch})).raise_for_status()
-            profiler = cProfile.Profile() if profile else None
-            walls, cpus = [], []
-            pg_started, cpu_started = postgres_cpu(pgdata), time.process_time()
-            for batch in work[5:]:
-                body = json.dumps({"readings": batch}).encode()  # encoded outside the timer
-                if profiler:
-                    profiler.enable()
-                wall, cpu = time.perf_counter(), time.process_time()
-                r = await http.post("/v1/readings", content=body, headers=JSON)
-                walls.append(time.perf_counter() - wall)
-                cpus.append(time.process_time() - cpu)
-                if profiler:
-                    profiler.disable()
-                assert r.status_code == 200 and r.json()["created"] == BATCH, r.text[:300]
-            pg_cpu = (postgres_cpu(pgdata) - pg_started) / count
-            # Includes decoding the answers and encoding the bodies: an upper bound.
-            all_cpu = (time.process_time() - cpu_started) / count
-    stop_embedded()
+    try:
+        async with app.router.lifespan_context(app):
+            async with app.state.sessionmaker() as session:
+                _, key = await create_organization(session, "Profile")
+                await session.commit()
+            transport = httpx.ASGITransport(app=app)
+            headers = {"Authorization": f"Bearer {key}"}
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://meridian.test", headers=headers
+            ) as http:
+                yield http, await setup_kpis(http, "p", kpis), data_dir / "pgdata"
+    finally:
+        stop_embedded()
+
+
+async def run(
+    count: int, kpis: int, profile: bool, dump: str | None = None, clients: int = 1
+) -> None:
+    async with profiled_app(kpis) as (http, keys, pgdata):
+        work = batches(keys, (count + 5) * BATCH, datetime.now(UTC) - timedelta(minutes=5))
+        if clients > 1:
+            await concurrent(http, work, clients)
+            return
+        for batch in work[:5]:  # warm up: plans, pools, imports
+            (await http.post("/v1/readings", json={"readings": batch})).raise_for_status()
+        profiler = cProfile.Profile() if profile else None
+        walls, cpus = [], []
+        pg_started, cpu_started = postgres_cpu(pgdata), time.process_time()
+        for batch in work[5:]:
+            body = json.dumps({"readings": batch}).encode()  # encoded outside the timer
+            if profiler:
+                profiler.enable()
+            wall, cpu = time.perf_counter(), time.process_time()
+            r = await http.post("/v1/readings", content=body, headers=JSON)
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+            if profiler:
+                profiler.disable()
+            assert r.status_code == 200 and r.json()["created"] == BATCH, r.text[:300]
+        pg_cpu = (postgres_cpu(pgdata) - pg_started) / count
+        # Includes decoding the answers and encoding the bodies: an upper bound.
+        all_cpu = (time.process_time() - cpu_started) / count
     wall_ms = statistics.median(walls) * 1000
     cpu_ms = statistics.median(cpus) * 1000
     print(f"{count} batches of {BATCH} readings across {kpis} KPIs, one client, in process")
@@ -117,5 +160,6 @@ if __name__ == "__main__":
     parser.add_argument("--kpis", type=int, default=100)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--dump", help="With --profile: also write the stats to this file.")
+    parser.add_argument("--clients", type=int, default=1, help="Batches in flight at once.")
     args = parser.parse_args()
-    asyncio.run(run(args.batches, args.kpis, args.profile, args.dump))
+    asyncio.run(run(args.batches, args.kpis, args.profile, args.dump, args.clients))
