@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.pagination import PageRequest, apply_keyset, decode_cursor
+from service.kpis.readings_repository import driver_of
 from service.models import CheckIn, KeyResult, Objective
 
 
@@ -114,6 +115,23 @@ async def key_results_driven_by(
         KeyResult.organization_id == organization_id, KeyResult.kpi_id.in_(kpi_ids)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def any_driven_by(
+    session: AsyncSession, organization_id: uuid.UUID, kpi_ids: Sequence[uuid.UUID]
+) -> bool:
+    """Whether any key result is driven by one of these KPIs (the ingest path asks first,
+    through asyncpg: most batches drive none)."""
+    if not kpi_ids:
+        return False
+    driver = await driver_of(session)
+    found: bool = await driver.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM key_results WHERE organization_id = $1::uuid "
+        "AND kpi_id = ANY($2::uuid[]))",
+        organization_id,
+        kpi_ids,
+    )
+    return found
 
 
 async def lock_objectives(

@@ -7,6 +7,7 @@ window holds, and persists the returned state and events in the same transaction
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -74,6 +75,14 @@ class Emitted:
     alert_id: str | None
 
 
+NewAlertId = str | Callable[[], str]
+"""An id for a new episode, or how to make one (ids are made only when an episode starts)."""
+
+
+def _made(new_alert_id: NewAlertId) -> str:
+    return new_alert_id if isinstance(new_alert_id, str) else new_alert_id()
+
+
 @dataclass
 class Outcome:
     state: SeriesState
@@ -81,7 +90,11 @@ class Outcome:
 
 
 def evaluate(
-    policy: Policy, current: SeriesState, seen: Observation, now: datetime, new_alert_id: str
+    policy: Policy,
+    current: SeriesState,
+    seen: Observation,
+    now: datetime,
+    new_alert_id: NewAlertId,
 ) -> Outcome:
     """Next state and the events to emit. Calling it again with the result is a no-op."""
     out = Outcome(current)
@@ -101,7 +114,11 @@ def evaluate(
 
 
 def _from_quiet(
-    policy: Policy, out: Outcome, breached: Severity | None, now: datetime, new_alert_id: str
+    policy: Policy,
+    out: Outcome,
+    breached: Severity | None,
+    now: datetime,
+    new_alert_id: NewAlertId,
 ) -> Outcome:
     s = out.state
     if breached is None:
@@ -111,19 +128,20 @@ def _from_quiet(
     pending_since = (s.pending_since if s.state is State.PENDING else None) or now
     if now - pending_since >= policy.pending_for:
         previous = s.state
+        alert_id = _made(new_alert_id)
         _move(
             out,
             now,
             state=State.FIRING,
             severity=breached,
-            alert_id=new_alert_id,
+            alert_id=alert_id,
             pending_since=None,
             started_at=now,
             last_notified_at=now,
             renotify_count=0,
         )
         out.events.append(
-            Emitted("kpi.breached", "new", previous, State.FIRING, breached, new_alert_id)
+            Emitted("kpi.breached", "new", previous, State.FIRING, breached, alert_id)
         )
     elif s.state is State.OK or s.severity != breached:
         _move(out, now, state=State.PENDING, severity=breached, pending_since=pending_since)
@@ -166,7 +184,7 @@ def _from_firing(
     return _resolve(out, now, "resolved")
 
 
-def _no_data(policy: Policy, out: Outcome, now: datetime, new_alert_id: str) -> Outcome:
+def _no_data(policy: Policy, out: Outcome, now: datetime, new_alert_id: NewAlertId) -> Outcome:
     s = out.state
     if policy.on_no_data is OnNoData.KEEP_LAST_STATE:
         return out
@@ -183,40 +201,40 @@ def _no_data(policy: Policy, out: Outcome, now: datetime, new_alert_id: str) -> 
         if s.state in (State.FIRING, State.RECOVERING):
             return _notify(out, now, "no_data", Severity.CRITICAL)
         previous = s.state
+        alert_id = _made(new_alert_id)
         _move(
             out,
             now,
             state=State.FIRING,
             severity=Severity.CRITICAL,
-            alert_id=new_alert_id,
+            alert_id=alert_id,
             pending_since=None,
             started_at=now,
             last_notified_at=now,
             renotify_count=0,
         )
         out.events.append(
-            Emitted(
-                "kpi.breached", "no_data", previous, State.FIRING, Severity.CRITICAL, new_alert_id
-            )
+            Emitted("kpi.breached", "no_data", previous, State.FIRING, Severity.CRITICAL, alert_id)
         )
         return out
     if s.state is State.NO_DATA:
         return _maybe_renotify(policy, out, now)
     was = s.state
+    alert_id = _made(new_alert_id)
     # A no-data episode is its own alert, as Grafana's DatasourceNoData is.
     _move(
         out,
         now,
         state=State.NO_DATA,
         severity=None,
-        alert_id=new_alert_id,
+        alert_id=alert_id,
         pending_since=None,
         recovering_since=None,
         started_at=now,
         last_notified_at=now,
         renotify_count=0,
     )
-    out.events.append(Emitted("kpi.no_data", "no_data", was, State.NO_DATA, None, new_alert_id))
+    out.events.append(Emitted("kpi.no_data", "no_data", was, State.NO_DATA, None, alert_id))
     return out
 
 

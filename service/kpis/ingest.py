@@ -7,23 +7,24 @@ the caller asks for ``atomic`` all-or-nothing.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.errors import Forbidden, ValidationFailed
+from service.goals import repository as goals_repository
 from service.goals.service import KpiObservation, follow_kpi_readings
 from service.kpis import readings_repository, repository, rules_repository
-from service.kpis.evaluator import evaluate_rules
-from service.kpis.readings_repository import NewReading
+from service.kpis.evaluator import Fresh, evaluate_rules
+from service.kpis.readings_repository import NewReading, ReadingColumns
 from service.kpis.schemas import (
     MAX_BATCH,
     BatchReadingIn,
@@ -64,13 +65,15 @@ class Ingested:
     results: list[dict[str, Any]]
 
     def json(self) -> bytes:
+        """One ``pydantic_core.to_json`` call: ids and instants are written as
+        ``IngestResult`` writes them (``...Z``, as ``UtcDateTime``)."""
         body = {
             "created": self.created,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "results": self.results,
         }
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return to_json(body)
 
     def model(self) -> IngestResult:
         return IngestResult.model_validate_json(self.json())
@@ -104,6 +107,10 @@ async def ingest_batch(
     require(principal, Scope.INGEST)
     _check_size(raw_items)
     now = utcnow()
+    columns = await _all_valid(session, principal, raw_items, now)
+    if columns is not None:
+        created = await _insert_and_evaluate(session, principal, columns, now)
+        return _all_valid_result(columns, created)
     items = _parse_all(raw_items, BatchReadingIn, principal, now)
     refs = {item.ref for item in items if item.ref is not None and not item.problem}
     ids = await repository.ids_of_refs(session, principal.organization_id, refs)
@@ -118,6 +125,49 @@ async def ingest_batch(
         else:
             item.kpi_id = kpi_id
     return await _store(session, principal, items, atomic, now)
+
+
+async def _all_valid(
+    session: AsyncSession, principal: Principal, raw_items: list[Any], now: datetime
+) -> ReadingColumns | None:
+    """The usual batch, in columns without a Python object per item: every item valid,
+    every KPI known and open to the key, nothing from the future. None otherwise: the
+    batch then goes item by item, so that each refused item gets its own problem."""
+    try:
+        parsed = _LIST_ADAPTERS[BatchReadingIn].validate_python(raw_items)
+    except ValidationError:
+        return None
+    refs = {p.kpi for p in parsed}
+    ids = await repository.ids_of_refs(session, principal.organization_id, refs)
+    if len(ids) < len(refs) or not all(map(principal.may_ingest_into, ids.values())):
+        return None
+    observed = [p.observed_at or now for p in parsed]
+    if max(observed) > now + CLOCK_SKEW:
+        return None
+    sources: list[str | None] = [p.source for p in parsed]
+    default = principal.key_name
+    if len(distinct := set(sources)) == 1:  # one source (or none given): sent once
+        default, sources = distinct.pop() or default, []
+    values = [p.value for p in parsed]
+    return ReadingColumns([ids[p.kpi] for p in parsed], sources, observed, values, default)
+
+
+def _all_valid_result(columns: ReadingColumns, created: list[int]) -> Ingested:
+    new = set(created)
+    text = {kpi_id: str(kpi_id) for kpi_id in set(columns.kpi_ids)}
+    results = [
+        {
+            "index": i,
+            "status": _CREATED if i in new else _DUPLICATE,
+            "kpi_id": text[kpi_id],
+            "observed_at": observed_at,  # UTC
+            "problem": None,
+        }
+        for i, (kpi_id, observed_at) in enumerate(
+            zip(columns.kpi_ids, columns.observed_at, strict=True)
+        )
+    ]
+    return Ingested(len(new), len(results) - len(new), 0, results)
 
 
 def _check_size(raw_items: Sequence[Any]) -> None:
@@ -192,63 +242,95 @@ async def _store(
             "(atomic).",
             errors=[r for r in result.results if r["problem"]],
         )
-    seen: set[tuple[uuid.UUID, str, datetime]] = set()
-    stored: list[_Item] = []  # the first of each (kpi, source, observed_at) in the batch
-    rows: list[NewReading] = []
-    for item in items:
-        if item.problem or item.kpi_id is None or item.observed_at is None:
-            continue
-        key = (item.kpi_id, item.source, item.observed_at)
-        if key not in seen:
-            seen.add(key)
-            stored.append(item)
-            rows.append(NewReading(*key, item.value))
-    inserted = await readings_repository.insert_readings(session, principal.organization_id, rows)
-    result = _result(items, {stored[i].index for i in inserted})
-    touched = sorted({row.kpi_id for row in rows})
-    await evaluate_on_ingest(session, principal.organization_id, touched, now)
-    fresh = [
-        KpiObservation(r.kpi_id, r.source, r.observed_at, r.value)
-        for r in map(rows.__getitem__, inserted)
-    ]
-    await follow_kpi_readings(session, principal.organization_id, fresh)
-    return result
+    valid = [i for i in items if not i.problem and i.kpi_id and i.observed_at]
+    rows = [NewReading(i.kpi_id, i.source, i.observed_at, i.value) for i in valid]  # type: ignore[arg-type]
+    created = await _insert_and_evaluate(session, principal, ReadingColumns.of(rows), now)
+    return _result(items, {valid[n].index for n in created})
+
+
+async def _insert_and_evaluate(
+    session: AsyncSession, principal: Principal, rows: ReadingColumns, now: datetime
+) -> list[int]:
+    """Store the rows and evaluate the rules of their KPIs in this transaction; returns
+    the positions of the rows stored (the first of any repeated)."""
+    org = principal.organization_id
+    touched = sorted(set(rows.kpi_ids))
+    # Read before the insert takes the KPIs' and series' locks: what runs between the lock
+    # and the commit is what concurrent batches of the same KPIs wait for.
+    rules = await rules_repository.enabled_rules_of_kpis(session, org, touched)
+    drives = await goals_repository.any_driven_by(session, org, touched)
+    created, locked = await readings_repository.insert_and_lock(
+        session, org, rows, [r.id for r in rules]
+    )
+    by_kpi: dict[uuid.UUID, list[tuple[datetime, float]]] = {}
+    for n in created:
+        by_kpi.setdefault(rows.kpi_ids[n], []).append((rows.observed_at[n], rows.values[n]))
+    # Evaluated at the time the series are locked, not when the request arrived: a batch
+    # that waited for another's locks would otherwise carry an older clock than the
+    # evaluation it waited for, and be stored without being evaluated.
+    await evaluate_rules(session, rules, max(now, utcnow()), fresh=by_kpi, locked=locked)
+    if drives:
+        source = rows.default_source or ""
+        fresh = [
+            KpiObservation(
+                rows.kpi_ids[n],
+                (rows.sources[n] if rows.sources else None) or source,
+                rows.observed_at[n],
+                rows.values[n],
+            )
+            for n in created
+        ]
+        await follow_kpi_readings(session, org, fresh)
+    return created
 
 
 def _result(items: list[_Item], created: set[int]) -> Ingested:
     """``created``: indexes of the items stored by this request; any other valid item
     repeats a stored reading (or an earlier item of the batch)."""
     results: list[dict[str, Any]] = []
-    counts = {_CREATED: 0, _DUPLICATE: 0, _REJECTED: 0}
+    append = results.append
+    n_created = n_rejected = 0
+    # Ids as text once per KPI: asyncpg's UUID subclass is slow for the encoder.
     ids: dict[uuid.UUID, str] = {}
     for item in items:
         if item.problem or item.kpi_id is None or item.observed_at is None:
-            status, kpi_id, observed_at = _REJECTED, None, None
+            n_rejected += 1
+            append(
+                {
+                    "index": item.index,
+                    "status": _REJECTED,
+                    "kpi_id": None,
+                    "observed_at": None,
+                    "problem": item.problem,
+                }
+            )
+            continue
+        if item.index in created:
+            n_created += 1
+            status = _CREATED
         else:
-            status = _CREATED if item.index in created else _DUPLICATE
-            kpi_id = ids.get(item.kpi_id) or ids.setdefault(item.kpi_id, str(item.kpi_id))
-            observed_at = _rfc3339(item.observed_at)
-        counts[status] += 1
-        results.append(
+            status = _DUPLICATE
+        append(
             {
                 "index": item.index,
                 "status": status,
-                "kpi_id": kpi_id,
-                "observed_at": observed_at,
-                "problem": item.problem,
+                "kpi_id": ids.get(item.kpi_id) or ids.setdefault(item.kpi_id, str(item.kpi_id)),
+                "observed_at": item.observed_at,  # already UTC
+                "problem": None,
             }
         )
-    return Ingested(counts[_CREATED], counts[_DUPLICATE], counts[_REJECTED], results)
-
-
-def _rfc3339(value: datetime) -> str:
-    """As ``UtcDateTime`` writes it (``...Z``); inputs are already normalised to UTC."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    duplicates = len(items) - n_created - n_rejected
+    return Ingested(n_created, duplicates, n_rejected, results)
 
 
 async def evaluate_on_ingest(
-    session: AsyncSession, organization_id: uuid.UUID, kpi_ids: Sequence[uuid.UUID], now: datetime
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    kpi_ids: Sequence[uuid.UUID],
+    now: datetime,
+    fresh: Fresh | None = None,
 ) -> int:
-    """Evaluate every enabled rule of the touched KPIs, in this transaction."""
+    """Evaluate every enabled rule of the touched KPIs, in this transaction. ``fresh``: the
+    readings this transaction's one insert stored, per KPI (see ``evaluate_rules``)."""
     rules = await rules_repository.enabled_rules_of_kpis(session, organization_id, kpi_ids)
-    return await evaluate_rules(session, rules, now)
+    return await evaluate_rules(session, rules, now, fresh=fresh)

@@ -1,8 +1,8 @@
 """The readings hot path: bulk SQL straight through asyncpg, inside the request's transaction.
 
 Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch, which also moves the
-KPIs' ``latest``: one round trip and one plan for 10,000 rows, with ``ON CONFLICT DO
-NOTHING`` making repeats harmless.
+KPIs' ``latest`` and ``kpi_reading_versions``: one round trip and one plan for 10,000 rows,
+with ``ON CONFLICT DO NOTHING`` making repeats harmless.
 """
 
 from __future__ import annotations
@@ -15,18 +15,26 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-INSERT_READINGS = """
+from service.kpis.rule_rows import STATE_COLUMNS, StateRow
+
+INSERT_READINGS = f"""
 WITH input AS (
-    SELECT * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::float8[])
+    -- An empty sources array (shorter arrays are padded with NULL) or a NULL item: the
+    -- default source, $7.
+    SELECT kpi_id, coalesce(source, $7::text) AS source, observed_at, value, n
+    FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::float8[])
          WITH ORDINALITY AS r(kpi_id, source, observed_at, value, n)
 ), inserted AS (
     INSERT INTO kpi_readings (organization_id, kpi_id, source, observed_at, value)
     SELECT $1::uuid, kpi_id, source, observed_at, value FROM input
+    -- In key order: concurrent batches that repeat each other's readings then wait for
+    -- one another in one order instead of deadlocking. A reading repeated within the
+    -- batch is stored from its first item.
+    ORDER BY kpi_id, source, observed_at, n
     ON CONFLICT (kpi_id, source, observed_at) DO NOTHING
     RETURNING kpi_id, source, observed_at, value
 ), newest AS (
-    -- The newest new reading per KPI moves ``latest`` only forward: a late one never
-    -- rewinds it.
+    -- The newest new reading per KPI.
     SELECT DISTINCT ON (kpi_id) kpi_id, observed_at, value
     FROM inserted
     ORDER BY kpi_id, observed_at DESC
@@ -38,14 +46,36 @@ WITH input AS (
     ORDER BY k.id
     FOR NO KEY UPDATE OF k
 ), moved AS (
+    -- ``latest`` only moves forward: a late reading never rewinds it.
     UPDATE kpis AS k
     SET latest_value = n.value, latest_observed_at = n.observed_at
     FROM newest AS n
     WHERE k.id = n.kpi_id AND k.id IN (SELECT id FROM locked)
       AND (k.latest_observed_at IS NULL OR n.observed_at >= k.latest_observed_at)
+), versions AS (
+    -- Every KPI that got a reading moves its ``readings_version`` (running window
+    -- aggregates rely on it, see ``kpis/running.py``), after the KPI rows are locked.
+    INSERT INTO kpi_reading_versions AS v (kpi_id, organization_id, readings_version)
+    SELECT id, $1::uuid, 1 FROM locked
+    ORDER BY id
+    ON CONFLICT (kpi_id) DO UPDATE SET readings_version = v.readings_version + 1
+    RETURNING v.kpi_id
+), states AS (
+    -- The alert series the caller will evaluate, locked here to save a round trip while
+    -- the KPIs are locked; after them (the InitPlan on ``versions`` runs it, and the KPI
+    -- locks it reads, first), the one lock order of every writer.
+    SELECT {STATE_COLUMNS} FROM alert_states
+    WHERE rule_id = ANY($6::uuid[]) AND (SELECT count(*) FROM versions) >= 0
+    ORDER BY rule_id
+    FOR UPDATE
 )
-SELECT input.n FROM input JOIN inserted USING (kpi_id, source, observed_at)
-"""
+SELECT (SELECT array_agg(first) FROM (
+            SELECT min(input.n) AS first
+            FROM input JOIN inserted USING (kpi_id, source, observed_at)
+            GROUP BY kpi_id, source, observed_at
+        ) AS f),
+       (SELECT array_agg(ROW(s.*)) FROM states AS s)
+"""  # noqa: S608 (a constant column list)
 
 
 @dataclass(frozen=True)
@@ -69,24 +99,60 @@ async def driver_of(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
+@dataclass(slots=True)
+class ReadingColumns:
+    """Readings to insert, column by column, as asyncpg sends them. ``sources`` may be
+    empty (every reading's is ``default_source``) or hold None for it."""
+
+    kpi_ids: list[uuid.UUID]
+    sources: list[str | None]
+    observed_at: list[datetime]
+    values: list[float]
+    default_source: str | None = None
+
+    @classmethod
+    def of(cls, rows: Sequence[NewReading]) -> ReadingColumns:
+        return cls(
+            [r.kpi_id for r in rows],
+            [r.source for r in rows],
+            [r.observed_at for r in rows],
+            [r.value for r in rows],
+        )
+
+
 async def insert_readings(
     session: AsyncSession, organization_id: uuid.UUID, rows: Sequence[NewReading]
 ) -> list[int]:
     """Insert what is new and move each KPI's ``latest``, in one statement (one round
-    trip); returns the positions in ``rows`` of the readings actually inserted. ``rows``
-    must not repeat a ``(kpi_id, source, observed_at)``."""
-    if not rows:
-        return []
+    trip); returns the positions in ``rows`` of the readings actually inserted (the first
+    of any repeated in ``rows``)."""
+    inserted, _ = await insert_and_lock(session, organization_id, ReadingColumns.of(rows), ())
+    return inserted
+
+
+async def insert_and_lock(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    rows: ReadingColumns,
+    rule_ids: Sequence[uuid.UUID],
+) -> tuple[list[int], dict[uuid.UUID, StateRow]]:
+    """``insert_readings``, and in the same statement lock the alert series of
+    ``rule_ids`` (as ``rules_repository.lock_states`` does) and return them."""
+    if not rows.kpi_ids and not rule_ids:
+        return [], {}
     driver = await driver_of(session)
-    inserted = await driver.fetch(
+    inserted, states = await driver.fetchrow(
         INSERT_READINGS,
         organization_id,
-        [r.kpi_id for r in rows],
-        [r.source for r in rows],
-        [r.observed_at for r in rows],
-        [r.value for r in rows],
+        rows.kpi_ids,
+        rows.sources,
+        rows.observed_at,
+        rows.values,
+        rule_ids,
+        rows.default_source,
     )
-    return sorted(rec[0] - 1 for rec in inserted)
+    locked = {state[1]: StateRow(*state) for state in states or ()}
+    return sorted(n - 1 for n in inserted or ()), locked
 
 
 async def list_readings(

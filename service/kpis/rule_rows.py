@@ -63,7 +63,23 @@ class StateRow:
     last_notified_at: datetime | None
     renotify_count: int
     sequence: int
+    # The running aggregate of the window (``kpis/running.py``).
+    agg_at: datetime | None = None
+    agg_since: datetime | None = None
+    agg_window: timedelta | None = None
+    agg_version: int | None = None
+    agg_samples: int | None = None
+    agg_sum: float | None = None
+    agg_min: float | None = None
+    agg_max: float | None = None
+    rule_version: int = 1  # the rule's version when the series last restarted (read only)
 
+
+STATE_COLUMNS = """fingerprint, rule_id, state, severity, alert_id, since, pending_since,
+recovering_since, started_at, last_eval_at, last_value, last_notified_at, renotify_count,
+sequence, agg_at, agg_since, agg_window, agg_version, agg_samples, agg_sum, agg_min, agg_max,
+rule_version"""
+"""The columns of ``StateRow``, in its field order."""
 
 _RULE_FIELDS = [f.name for f in fields(RuleRow) if not f.name.startswith("kpi_")] + ["kpi_id"]
 _STATE_FIELDS = [f.name for f in fields(StateRow)]

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.pagination import PageRequest
 from service.kpis.readings_repository import driver_of
-from service.kpis.rule_rows import RuleRow, StateRow
+from service.kpis.rule_rows import STATE_COLUMNS, RuleRow, StateRow
+from service.kpis.running import EMPTY, Agg
 from service.models import AlertRule, AlertState, Event
 
 
@@ -94,75 +99,111 @@ async def history(
 
 
 WINDOWS_SQL = """
-SELECT r.rule_id, w.samples, w.value, n.newest
-FROM unnest($1::uuid[], $2::uuid[], $3::interval[], $4::text[], $5::bool[])
-     AS r(rule_id, kpi_id, win, agg, latest_only)
+SELECT r.rule_id, coalesce(k.readings_version, 0), d.moved,
+       w.samples, w.total, w.low, w.high, l.value AS last,
+       g.samples, g.total, g.low, g.high,
+       e.samples, e.total, e.low, e.high,
+       n.newest
+FROM unnest($1::uuid[], $2::uuid[], $3::interval[], $4::text[], $5::bool[],
+            $6::timestamptz[], $7::bigint[])
+     AS r(rule_id, kpi_id, win, agg, latest_only, kept_at, kept_version)
+LEFT JOIN kpi_reading_versions AS k ON k.kpi_id = r.kpi_id
+-- A kept running aggregate is moved forward only if it saw every stored reading but the
+-- caller's own (``kept_version`` already counts the caller's statement).
+CROSS JOIN LATERAL (SELECT r.kept_at IS NOT NULL
+                           AND coalesce(k.readings_version, 0) = r.kept_version AS moved) AS d
 CROSS JOIN LATERAL (
-    -- The whole window, unsorted; `last` (CASE evaluates only the branch taken) probes
-    -- the newest row instead of sorting the window.
-    SELECT count(*) AS samples,
-           CASE r.agg
-               WHEN 'avg' THEN avg(value)
-               WHEN 'min' THEN min(value)
-               WHEN 'max' THEN max(value)
-               WHEN 'sum' THEN sum(value)
-               WHEN 'count' THEN count(*)::float8
-               ELSE (
-                   SELECT l.value FROM kpi_readings AS l
-                   WHERE l.kpi_id = r.kpi_id AND l.observed_at > $6::timestamptz - r.win
-                     AND l.observed_at <= $6::timestamptz
-                   ORDER BY l.observed_at DESC, l.source DESC
-                   LIMIT 1
-               )
-           END AS value
+    -- The whole window, unsorted, when there is nothing to move forward.
+    SELECT count(*) AS samples, sum(value) AS total, min(value) AS low, max(value) AS high
     FROM kpi_readings
-    WHERE NOT r.latest_only AND kpi_id = r.kpi_id
-      AND observed_at > $6::timestamptz - r.win AND observed_at <= $6::timestamptz
-    HAVING NOT r.latest_only
-    UNION ALL
-    -- `last` of one sample: the newest row of the window, one index probe.
-    SELECT count(*), (array_agg(value))[1]
-    FROM (
-        SELECT value FROM kpi_readings
-        WHERE r.latest_only AND kpi_id = r.kpi_id
-          AND observed_at > $6::timestamptz - r.win AND observed_at <= $6::timestamptz
-        ORDER BY observed_at DESC, source DESC
-        LIMIT 1
-    ) AS x
-    HAVING r.latest_only
+    WHERE NOT d.moved AND NOT r.latest_only AND kpi_id = r.kpi_id
+      AND observed_at > $8::timestamptz - r.win AND observed_at <= $8::timestamptz
 ) AS w
 CROSS JOIN LATERAL (
+    -- What left the window since it was kept.
+    SELECT count(*) AS samples, sum(value) AS total, min(value) AS low, max(value) AS high
+    FROM kpi_readings
+    WHERE d.moved AND kpi_id = r.kpi_id
+      AND observed_at > r.kept_at - r.win AND observed_at <= $8::timestamptz - r.win
+) AS g
+CROSS JOIN LATERAL (
+    -- What entered it after the kept end (late readings are the caller's, added in Python).
+    SELECT count(*) AS samples, sum(value) AS total, min(value) AS low, max(value) AS high
+    FROM kpi_readings
+    WHERE d.moved AND kpi_id = r.kpi_id
+      AND observed_at > r.kept_at AND observed_at <= $8::timestamptz
+) AS e
+LEFT JOIN LATERAL (
+    -- `last`: the newest row of the window, one index probe.
+    SELECT value FROM kpi_readings
+    WHERE r.agg = 'last' AND kpi_id = r.kpi_id
+      AND observed_at > $8::timestamptz - r.win AND observed_at <= $8::timestamptz
+    ORDER BY observed_at DESC, source DESC
+    LIMIT 1
+) AS l ON true
+CROSS JOIN LATERAL (
     SELECT max(observed_at) AS newest FROM kpi_readings
-    WHERE kpi_id = r.kpi_id AND observed_at <= $6::timestamptz
+    WHERE kpi_id = r.kpi_id AND observed_at <= $8::timestamptz
 ) AS n
 """
 
 
-async def windows(
-    session: AsyncSession, rules: Sequence[RuleRow], at: datetime
-) -> dict[uuid.UUID, tuple[float | None, int, datetime | None]]:
-    """For many rules in one round trip: (aggregate, samples, newest reading) at ``at``.
+@dataclass(frozen=True, slots=True)
+class WindowRead:
+    """What one statement read for a rule: the KPI's ``readings_version``, whether the
+    kept aggregate was ``moved`` (then ``left`` and ``entered`` are set, else ``whole``),
+    the newest value of the window (``last`` rules) and the newest reading at all."""
 
-    ``last`` with ``min_samples`` 1 reads only the newest row of the window, so a long
-    window (the default rule's) costs one index probe, not a scan.
-    """
-    if not rules:
+    version: int
+    moved: bool
+    whole: Agg
+    left: Agg
+    entered: Agg
+    last: float | None
+    newest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowAsk:
+    """One rule's window to read: ``kept_at``/``kept_version`` of a running aggregate that
+    may be moved forward (None: read it whole)."""
+
+    rule: RuleRow
+    latest_only: bool
+    kept_at: datetime | None
+    kept_version: int | None
+
+
+def _agg(rec: Any, at: int) -> Agg:
+    samples = int(rec[at])
+    if not samples:
+        return EMPTY
+    return Agg(samples, float(rec[at + 1]), rec[at + 2], rec[at + 3])
+
+
+async def windows(
+    session: AsyncSession, asks: Sequence[WindowAsk], at: datetime
+) -> dict[uuid.UUID, WindowRead]:
+    """For many rules in one round trip: the window at ``at``, whole or as the change since
+    a kept aggregate, and the newest reading. ``last`` with ``min_samples`` 1 reads only
+    the newest row of the window, so a long window costs one index probe, not a scan."""
+    if not asks:
         return {}
     driver = await driver_of(session)
     records = await driver.fetch(
         WINDOWS_SQL,
-        [r.id for r in rules],
-        [r.kpi_id for r in rules],
-        [r.window for r in rules],
-        [r.aggregation for r in rules],
-        [r.aggregation == "last" and r.min_samples <= 1 for r in rules],
+        [a.rule.id for a in asks],
+        [a.rule.kpi_id for a in asks],
+        [a.rule.window for a in asks],
+        [a.rule.aggregation for a in asks],
+        [a.latest_only for a in asks],
+        [a.kept_at for a in asks],
+        [a.kept_version for a in asks],
         at,
     )
     return {
-        rec["rule_id"]: (
-            None if rec["value"] is None else float(rec["value"]),
-            int(rec["samples"]),
-            rec["newest"],
+        rec[0]: WindowRead(
+            rec[1], rec[2], _agg(rec, 3), _agg(rec, 8), _agg(rec, 12), rec[7], rec[16]
         )
         for rec in records
     }
@@ -197,10 +238,11 @@ async def states_of_kpis(
 
 
 RULE_ROWS_SQL = """
-SELECT r.id, r.organization_id, r.kpi_id, r.version, r.operator, r.warning, r.critical,
-       r.warning_recovery, r.critical_recovery, r.aggregation, r."window", r.min_samples,
-       r.pending_for, r.keep_firing_for, r.no_data_after, r.on_no_data, r.renotify_interval,
-       r.muted_until, r.labels, r.annotations, k.key, k.name, k.unit
+SELECT r.id, r.organization_id, r.kpi_id, r.version, r.operator, r.warning::text,
+       r.critical::text, r.warning_recovery::text, r.critical_recovery::text, r.aggregation,
+       r."window", r.min_samples, r.pending_for, r.keep_firing_for, r.no_data_after,
+       r.on_no_data, r.renotify_interval, r.muted_until, r.labels::text, r.annotations::text,
+       k.key, k.name, k.unit
 FROM alert_rules AS r JOIN kpis AS k ON k.id = r.kpi_id
 WHERE r.enabled AND {where}
 ORDER BY r.id  -- one global lock order: racing evaluators cannot deadlock
@@ -219,7 +261,7 @@ async def enabled_rules_of_kpis(
         return []
     driver = await driver_of(session)
     records = await driver.fetch(_RULES_OF_KPIS, organization_id, kpi_ids)
-    return [RuleRow(*rec) for rec in records]
+    return [_rule_row(rec) for rec in records]
 
 
 async def rules_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[RuleRow]:
@@ -227,16 +269,33 @@ async def rules_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[R
     if not ids:
         return []
     driver = await driver_of(session)
-    return [RuleRow(*rec) for rec in await driver.fetch(_RULES_BY_ID, ids)]
+    return [_rule_row(rec) for rec in await driver.fetch(_RULES_BY_ID, ids)]
 
 
-STATE_ROWS_SQL = """
-SELECT fingerprint, rule_id, state, severity, alert_id, since, pending_since, recovering_since,
-       started_at, last_eval_at, last_value, last_notified_at, renotify_count, sequence
+_JSON_COLUMNS = (5, 6, 7, 8, 18, 19)  # thresholds, labels, annotations: jsonb as text
+
+
+def _rule_row(rec: Any) -> RuleRow:
+    """Every batch reads every rule of its KPIs: the jsonb columns come as text and are
+    decoded once per distinct text (the values are shared: never mutate them)."""
+    values = list(rec)
+    for i in _JSON_COLUMNS:
+        if values[i] is not None:
+            values[i] = _decoded(values[i])
+    return RuleRow(*values)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(text: str) -> Any:
+    return json.loads(text)
+
+
+STATE_ROWS_SQL = f"""
+SELECT {STATE_COLUMNS}
 FROM alert_states WHERE rule_id = ANY($1::uuid[])
 ORDER BY rule_id
 FOR UPDATE
-"""
+"""  # noqa: S608 (a constant column list)
 
 
 async def lock_states(
@@ -265,6 +324,14 @@ _STATE_COLUMNS = (
     "last_notified_at",
     "renotify_count",
     "sequence",
+    "agg_at",
+    "agg_since",
+    "agg_window",
+    "agg_version",
+    "agg_samples",
+    "agg_sum",
+    "agg_min",
+    "agg_max",
 )
 SAVE_STATES_SQL = """
 UPDATE alert_states AS s
@@ -272,12 +339,17 @@ SET state = u.state, severity = u.severity, alert_id = u.alert_id, since = u.sin
     pending_since = u.pending_since, recovering_since = u.recovering_since,
     started_at = u.started_at, last_eval_at = u.last_eval_at, last_value = u.last_value,
     last_notified_at = u.last_notified_at, renotify_count = u.renotify_count,
-    sequence = u.sequence
+    sequence = u.sequence, agg_at = u.agg_at, agg_since = u.agg_since,
+    agg_window = u.agg_window, agg_version = u.agg_version, agg_samples = u.agg_samples,
+    agg_sum = u.agg_sum, agg_min = u.agg_min, agg_max = u.agg_max
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
             $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[],
-            $10::float8[], $11::timestamptz[], $12::int[], $13::bigint[])
+            $10::float8[], $11::timestamptz[], $12::int[], $13::bigint[],
+            $14::timestamptz[], $15::timestamptz[], $16::interval[], $17::bigint[],
+            $18::bigint[], $19::float8[], $20::float8[], $21::float8[])
      AS u(fingerprint, state, severity, alert_id, since, pending_since, recovering_since,
-          started_at, last_eval_at, last_value, last_notified_at, renotify_count, sequence)
+          started_at, last_eval_at, last_value, last_notified_at, renotify_count, sequence,
+          agg_at, agg_since, agg_window, agg_version, agg_samples, agg_sum, agg_min, agg_max)
 WHERE s.fingerprint = u.fingerprint
 """
 

@@ -7,7 +7,7 @@ from service.models.cycles import Cycle
 from service.models.events import Event
 from service.models.goals import CheckIn, KeyResult, Objective
 from service.models.idempotency import IdempotencyRecord
-from service.models.kpis import AlertRule, AlertState, Kpi, Reading
+from service.models.kpis import AlertRule, AlertState, Kpi, KpiReadingVersion, Reading
 from service.models.organizations import Organization
 from service.models.people import Person, Team, TeamMember
 from service.models.webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookSecret
@@ -23,6 +23,7 @@ __all__ = [
     "IdempotencyRecord",
     "KeyResult",
     "Kpi",
+    "KpiReadingVersion",
     "Objective",
     "ObjectiveKpi",
     "ObjectiveLink",

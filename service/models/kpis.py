@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Interval,
@@ -28,7 +29,11 @@ from service.models.base import Base, TenantMixin, VersionedMixin
 
 class Kpi(TenantMixin, VersionedMixin, Base):
     __tablename__ = "kpis"
-    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "key"),
+        # The target of readings' one foreign key (their KPI and its organization at once).
+        UniqueConstraint("id", "organization_id"),
+    )
 
     key: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
@@ -56,19 +61,44 @@ class Reading(Base):
     __table_args__ = (
         PrimaryKeyConstraint("kpi_id", "source", "observed_at"),
         Index("ix_kpi_readings_kpi_observed", "kpi_id", "observed_at"),
+        # One check per row for both the KPI and the organization (a reading's
+        # organization is its KPI's); deleting either cascades.
+        ForeignKeyConstraint(
+            ["kpi_id", "organization_id"], ["kpis.id", "kpis.organization_id"], ondelete="CASCADE"
+        ),
         {"postgresql_partition_by": "RANGE (observed_at)"},
     )
 
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE")
-    )
-    kpi_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("kpis.id", ondelete="CASCADE"))
+    organization_id: Mapped[uuid.UUID] = mapped_column()
+    kpi_id: Mapped[uuid.UUID] = mapped_column()
     source: Mapped[str] = mapped_column(String(200))
     observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     value: Mapped[float] = mapped_column(Float)
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class KpiReadingVersion(Base):
+    """One more with every statement that stores readings of the KPI, under this row's
+    lock: running window aggregates (``alert_states.agg_*``) know from it whether they
+    have seen every stored reading. ``readings_repository`` is the only writer of readings.
+
+    Its own table, not a column of ``kpis``: every batch moves it, and a new version of
+    the KPI row per batch made each reading's foreign-key check walk a longer chain of
+    row versions while concurrent batches waited.
+    """
+
+    __tablename__ = "kpi_reading_versions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["kpi_id", "organization_id"], ["kpis.id", "kpis.organization_id"], ondelete="CASCADE"
+        ),
+    )
+
+    kpi_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column()
+    readings_version: Mapped[int] = mapped_column(BigInteger)
 
 
 class AlertRule(TenantMixin, VersionedMixin, Base):
@@ -124,3 +154,15 @@ class AlertState(Base):
     renotify_count: Mapped[int] = mapped_column(Integer, default=0)
     sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     rule_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The running aggregate of the window (``kpis/evaluator.py``): count, sum, min and max
+    # of the readings in ``(agg_at - agg_window, agg_at]`` as of the KPI's
+    # ``readings_version`` ``agg_version``, last read whole at ``agg_since``. min/max are
+    # NULL when unknown (a reading that was the extreme left the window).
+    agg_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    agg_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    agg_window: Mapped[timedelta | None] = mapped_column(Interval)
+    agg_version: Mapped[int | None] = mapped_column(BigInteger)
+    agg_samples: Mapped[int | None] = mapped_column(BigInteger)
+    agg_sum: Mapped[float | None] = mapped_column(Float)
+    agg_min: Mapped[float | None] = mapped_column(Float)
+    agg_max: Mapped[float | None] = mapped_column(Float)
