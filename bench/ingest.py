@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 
-from bench.common import Server, running_server, summary
+from bench.common import Server, percentile, running_server, summary
+from bench.results import Figure, report
 
 BATCH = 1_000
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
@@ -157,6 +158,16 @@ async def main(total: int, kpis: int, singles: int, workers: int | None) -> None
         f"{single_rate:,.0f} requests/s"
     )
     print(f"    per request: {summary(single_latencies)}")
+    ratio = api_rate / copy_rate
+    report(
+        Figure("ingest", f"POST /v1/readings, {CLIENTS} clients x {BATCH}", api_rate, "readings/s",
+               copy_rate, "readings/s bare COPY", ">= 0.5", ratio >= 0.5)
+    )  # fmt: skip
+    report(Figure("ingest", "batch p99", percentile(batch_latencies, 99) * 1000, "ms"))
+    report(Figure("ingest", "single-reading POST, 32 connections", single_rate, "requests/s"))
+    report(
+        Figure("ingest", "single-reading POST p99", percentile(single_latencies, 99) * 1000, "ms")
+    )
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ async def test_a_dispatcher_without_the_key_sends_nothing_and_retries(
 async def test_upgrade_seals_plain_secrets_and_downgrade_opens_them(
     empty_database: str,  # noqa: F811
 ) -> None:
-    upgrade(empty_database, "0007_alignment")
+    upgrade(empty_database, "0009_alignment_speed")
     org, endpoint_id = uuid.uuid4(), uuid.uuid4()
     engine = create_async_engine(empty_database)
     try:
@@ -161,7 +161,7 @@ async def test_upgrade_seals_plain_secrets_and_downgrade_opens_them(
     [row] = await stored_secrets(empty_database)
     assert row["secret"] != SECRET
     assert box_from_settings(Settings()).open(row["secret"], endpoint_id) == SECRET
-    downgrade(empty_database, "0007_alignment")
+    downgrade(empty_database, "0009_alignment_speed")
     [row] = await stored_secrets(empty_database)
     assert row["secret"] == SECRET
 

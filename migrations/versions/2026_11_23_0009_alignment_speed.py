@@ -7,7 +7,7 @@ one look-up per node. ``ix_objective_links_parent_covering`` lets the edge walk 
 node's child links come from the index alone.
 
 Revision ID: 0009_alignment_speed
-Revises: 0007_alignment
+Revises: 0008_ingest_speed
 Create Date: 2026-11-23
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_alignment_speed"
-down_revision: str | None = "0007_alignment"
+down_revision: str | None = "0008_ingest_speed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
