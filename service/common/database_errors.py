@@ -18,7 +18,11 @@ DATABASE_ERRORS = (
     StaleDataError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
-    ConnectionError,
+    # A server that is down fails asyncpg's connect with a bare OSError that SQLAlchemy does
+    # not wrap (no socket file: FileNotFoundError; a TCP timeout: TimeoutError). A request's
+    # only I/O is the database (the webhook URL check handles its own resolver errors), so
+    # an OSError reaching the API is an outage.
+    OSError,
 )
 
 
@@ -50,6 +54,6 @@ def service_error_for(exc: BaseException) -> ServiceError | None:
         return unavailable()
     if isinstance(exc, OperationalError | InterfaceError | asyncpg.InterfaceError):
         return unavailable()
-    if isinstance(exc, ConnectionError):
+    if isinstance(exc, OSError):
         return unavailable()
     return None
