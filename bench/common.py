@@ -44,9 +44,12 @@ def default_workers() -> int:
 
 @contextmanager
 def running_server(
-    workers: int | None = None, extra_env: dict[str, str] | None = None
+    workers: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[Server]:
-    """``meridian serve --workers N`` in its own process on a fresh embedded PostgreSQL."""
+    """``meridian serve --workers N`` in its own process on a fresh embedded PostgreSQL;
+    its stderr (the JSON log) goes to ``log`` when given."""
     workers = workers or default_workers()
     data_dir = tempfile.mkdtemp(prefix="meridian-bench-")
     env = {
@@ -71,7 +74,7 @@ def running_server(
         [meridian, "serve", "--port", str(port), "--workers", str(workers), "--no-migrate"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("ab") if log else subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
