@@ -25,6 +25,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -258,7 +259,8 @@ async def client_loop(
 
 
 async def postgres_restart(args: argparse.Namespace) -> None:
-    with running_server(extra_env={"MERIDIAN_RATE_LIMIT_ENABLED": "false"}) as server:
+    log = Path(tempfile.mkdtemp(prefix="meridian-faults-")) / "serve.log"
+    with running_server(extra_env={"MERIDIAN_RATE_LIMIT_ENABLED": "false"}, log=log) as server:
         headers = {"Authorization": f"Bearer {server.api_key}"}
         async with httpx.AsyncClient(
             base_url=server.base_url,
@@ -319,6 +321,10 @@ async def postgres_restart(args: argparse.Namespace) -> None:
         f"keyed clients' created {seen.created_by_keyed:,} of {keyed_expected:,}; "
         f"time {elapsed:.1f} s"
     )
+    errors = [line for line in log.read_text().splitlines() if '"level": "error"' in line]
+    print(f"    server errors logged: {len(errors)} (log: {log})")
+    for line in errors[:3]:
+        print("      " + line[:300])
 
 
 def main() -> None:

@@ -19,7 +19,9 @@ from typing import Any
 import asyncpg
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import text
 
+from service.api import problems
 from service.auth.service import create_organization
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
@@ -318,3 +320,42 @@ async def message_states(plain_url: str) -> Counter[tuple[str, int, bool]]:
     finally:
         await connection.close()
     return Counter((r["status"], r["attempt_count"], r["leased"]) for r in rows)
+
+
+async def test_a_backend_cut_between_statements_answers_503_and_the_pool_recovers(
+    database_url: str, settings: Settings
+) -> None:
+    """A server going down sends each session an unsolicited FATAL; asyncpg reports it on
+    the session's next statement as "connection was closed in the middle of operation" or,
+    before it has seen the socket close, "another operation is in progress", neither with a
+    SQLSTATE. Both must be 503s like any outage, and the next request must get a working
+    connection. Real handlers, real engine, a real backend terminated mid-transaction."""
+    engine = create_engine(database_url, settings)
+    admin = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    cut_app = FastAPI()
+    problems.install(cut_app)
+
+    @cut_app.get("/cut")
+    async def cut() -> dict[str, str]:
+        async with engine.begin() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar()
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+            await connection.execute(text("SELECT 1"))
+        return {}
+
+    @cut_app.get("/ok")
+    async def ok() -> dict[str, int]:
+        async with engine.connect() as connection:
+            return {"one": (await connection.execute(text("SELECT 1"))).scalar_one()}
+
+    transport = httpx.ASGITransport(app=cut_app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            answers = [await http.get("/cut") for _ in range(6)]
+            after = await http.get("/ok")
+    finally:
+        await admin.close()
+        await engine.dispose()
+    assert [a.status_code for a in answers] == [503] * 6, [a.text for a in answers]
+    assert all(a.headers["retry-after"].isdigit() for a in answers)
+    assert after.status_code == 200 and after.json() == {"one": 1}
