@@ -323,13 +323,21 @@ async def postgres_restart(args: argparse.Namespace) -> None:
         f"time {elapsed:.1f} s"
     )
     errors = Counter(
-        entry["logger"]
-        for entry in map(json.loads, log.read_text().splitlines())
-        if entry.get("level") == "error"
+        entry.get("logger")
+        for entry in map(json_or_none, log.read_text().splitlines())
+        if entry and entry.get("level") == "error"
     )
     # meridian.errors is the API's unhandled errors (500s); the dispatcher and scheduler
     # log each failed round while the database is away, then reconnect.
     print(f"    errors logged by logger: {dict(errors) or 0} (log: {log})")
+
+
+def json_or_none(line: str) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def main() -> None:
