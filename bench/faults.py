@@ -108,6 +108,8 @@ def start_worker(server: Server) -> subprocess.Popen[bytes]:
         **WEBHOOK_ENV,
         **WORKER_ENV,
         "MERIDIAN_DATABASE_URL": server.database_url,
+        # The server's data directory holds the key that seals webhook secrets.
+        "MERIDIAN_DATA_DIR": str(server.data_dir),
     }
     return subprocess.Popen([meridian, "worker"], env=env, stderr=subprocess.DEVNULL)
 
