@@ -33,6 +33,8 @@ class Server:
     api_key: str
     organization_id: str
     workers: int
+    data_dir: Path  # the embedded PostgreSQL's (``service.embedded.halt_embedded`` and co.)
+    pid: int  # the ``meridian serve`` process (its workers are its children)
 
 
 def default_workers() -> int:
@@ -42,9 +44,12 @@ def default_workers() -> int:
 
 @contextmanager
 def running_server(
-    workers: int | None = None, extra_env: dict[str, str] | None = None
+    workers: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[Server]:
-    """``meridian serve --workers N`` in its own process on a fresh embedded PostgreSQL."""
+    """``meridian serve --workers N`` in its own process on a fresh embedded PostgreSQL;
+    its stderr (the JSON log) goes to ``log`` when given."""
     workers = workers or default_workers()
     data_dir = tempfile.mkdtemp(prefix="meridian-bench-")
     env = {
@@ -69,7 +74,7 @@ def running_server(
         [meridian, "serve", "--port", str(port), "--workers", str(workers), "--no-migrate"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("ab") if log else subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -84,7 +89,15 @@ def running_server(
 
         url = start_embedded(Path(data_dir))
         database = url.replace("+asyncpg", "")
-        yield Server(base, database, org["api_key"], org["organization_id"], workers)
+        yield Server(
+            base,
+            database,
+            org["api_key"],
+            org["organization_id"],
+            workers,
+            Path(data_dir),
+            process.pid,
+        )
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -103,3 +116,37 @@ def summary(values: list[float]) -> str:
         f"p50 {percentile(values, 50) * 1000:.1f} ms, p99 {percentile(values, 99) * 1000:.1f} ms, "
         f"mean {statistics.fmean(values) * 1000:.1f} ms"
     )
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    tree, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        tree.append(current)
+        queue.extend(children.get(current, []))
+    return tree
+
+
+def rss_bytes(pids: list[int]) -> dict[int, int]:
+    """Resident memory of each live process, from /proc/PID/status (VmRSS)."""
+    sizes = {}
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                sizes[pid] = int(line.split()[1]) * 1024
+    return sizes

@@ -85,6 +85,8 @@ def start_workers(server: Server, count: int) -> list[subprocess.Popen[bytes]]:
         **os.environ,
         **ENV,
         "MERIDIAN_DATABASE_URL": server.database_url,
+        # The server's data directory holds the key that seals webhook secrets.
+        "MERIDIAN_DATA_DIR": str(server.data_dir),
         "MERIDIAN_LOG_LEVEL": "WARNING",
         "MERIDIAN_WEBHOOK_BATCH_SIZE": "200",
     }

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -106,6 +107,12 @@ def _serve(host: str, port: int, workers: int, *, migrate: bool) -> int:
             "embedded": not settings.database_url,
         },
     )
+    # uvicorn stops gracefully on SIGINT/SIGTERM and then raises the signal again; with
+    # the default action the process would die by it and skip atexit, which stops the
+    # embedded PostgreSQL when this process holds its last handle. Exit normally instead
+    # (this handler also covers a signal that arrives before uvicorn installs its own).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_normally)
     uvicorn.run(
         "service.app:create_app_from_env",
         factory=True,
@@ -117,6 +124,10 @@ def _serve(host: str, port: int, workers: int, *, migrate: bool) -> int:
         timeout_graceful_shutdown=30,
     )
     return 0
+
+
+def _exit_normally(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _create_org(name: str) -> int:

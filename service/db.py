@@ -23,6 +23,8 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        # A connection cut while it sat in the pool (a restart, a failover) is found on
+        # checkout and replaced, so the first request after an outage does not fail.
         pool_pre_ping=True,
         connect_args={"server_settings": {"timezone": "UTC", "application_name": "meridian"}},
     )

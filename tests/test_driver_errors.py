@@ -26,6 +26,10 @@ DRIVER_ERRORS = [
     (asyncpg.exceptions.AdminShutdownError("terminating"), 503),
     (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), 503),
     (ConnectionRefusedError("connection refused"), 503),
+    # The embedded server's socket file is gone: PostgreSQL is down.
+    (FileNotFoundError(2, "No such file or directory"), 503),
+    # A FATAL arrived between statements (the server went down): no SQLSTATE.
+    (asyncpg.exceptions.InternalClientError("another operation (2) is in progress"), 503),
 ]
 
 

@@ -18,7 +18,12 @@ DATABASE_ERRORS = (
     StaleDataError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
-    ConnectionError,
+    asyncpg.exceptions.InternalClientError,
+    # A server that is down fails asyncpg's connect with a bare OSError that SQLAlchemy does
+    # not wrap (no socket file: FileNotFoundError; a TCP timeout: TimeoutError). A request's
+    # only I/O is the database (the webhook URL check handles its own resolver errors), so
+    # an OSError reaching the API is an outage.
+    OSError,
 )
 
 
@@ -33,6 +38,16 @@ def unavailable() -> ServiceUnavailable:
 
 def service_error_for(exc: BaseException) -> ServiceError | None:
     """The client's error for a database failure; ``None`` when it is our bug (a 500)."""
+    if getattr(exc, "connection_invalidated", False) or isinstance(
+        exc, asyncpg.exceptions.InternalClientError
+    ):
+        # A server that shuts down or cuts a backend sends an unsolicited FATAL, which
+        # asyncpg reports on the session's next statement without a SQLSTATE: "connection
+        # was closed in the middle of operation", or "another operation is in progress"
+        # before it has seen the socket close. SQLAlchemy then drops the connection from
+        # the pool (``connection_invalidated``); on the raw hot paths the error arrives as
+        # asyncpg's own InternalClientError. An outage either way.
+        return unavailable()
     if isinstance(exc, StaleDataError):
         return Conflict("The resource was changed by another request; read it again and retry.")
     sqlstate = sqlstate_of(exc)
@@ -50,6 +65,6 @@ def service_error_for(exc: BaseException) -> ServiceError | None:
         return unavailable()
     if isinstance(exc, OperationalError | InterfaceError | asyncpg.InterfaceError):
         return unavailable()
-    if isinstance(exc, ConnectionError):
+    if isinstance(exc, OSError):
         return unavailable()
     return None

@@ -3,7 +3,9 @@
 Any number of dispatchers may run (inside ``meridian serve`` and as ``meridian worker``):
 claims use ``FOR UPDATE SKIP LOCKED`` and a lease, so one message is never being sent by two
 at once. ``LISTEN webhook_messages`` wakes them early; they poll anyway, because a
-notification can be missed. On stop, deliveries in flight finish and are recorded.
+notification can be missed. On stop, deliveries in flight finish and are recorded, and the
+claimed messages not yet started are released at once for another dispatcher to send (so a
+stop waits for one round of requests, never for a whole batch).
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class Dispatcher:
         # httpx's pool gets slower per request with many connections in play; a few
         # requests in flight per dispatcher deliver more per second (see bench/README.md).
         self._slots = asyncio.Semaphore(config.concurrency)
+        self._stop: asyncio.Event | None = None
         self._pool: Any = None
         self._client: httpx.AsyncClient | None = None
         self._listener: Any = None
@@ -112,6 +115,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; errors are logged and retried, never fatal."""
         logger.info("webhook dispatcher started")
+        self._stop = stop
         while not stop.is_set():
             sent = 0
             try:
@@ -139,14 +143,21 @@ class Dispatcher:
         if not claimed:
             return 0
         try:
-            results = await asyncio.gather(*(self._attempt(message) for message in claimed))
+            attempts = await asyncio.gather(*(self._attempt(message) for message in claimed))
         except asyncio.CancelledError:
-            # Stopped mid-flight: give the leases back so another worker sends them now.
+            # Cancelled mid-flight: give the leases back so another worker sends them now.
             with contextlib.suppress(Exception):
                 async with self._pool.acquire() as connection:
                     await queue.release(connection, claimed)
             raise
-        await self._record(results)
+        results = [attempt for attempt in attempts if attempt is not None]
+        unsent = [m for m, attempt in zip(claimed, attempts, strict=True) if attempt is None]
+        if unsent:  # stopping: these were never sent, so nothing is lost or sent twice
+            async with self._pool.acquire() as connection:
+                await queue.release(connection, unsent)
+            logger.info("released unsent webhook messages", extra={"messages": len(unsent)})
+        if results:
+            await self._record(results)
         return len(claimed)
 
     async def reap(self) -> int:
@@ -157,8 +168,11 @@ class Dispatcher:
             logger.warning("reclaimed expired webhook leases", extra={"messages": reaped})
         return reaped
 
-    async def _attempt(self, message: queue.Claimed) -> tuple[queue.Recorded, str | None]:
+    async def _attempt(self, message: queue.Claimed) -> tuple[queue.Recorded, str | None] | None:
+        """Send one message and decide its outcome; ``None`` when a stop came first."""
         async with self._slots:
+            if self._stop is not None and self._stop.is_set():
+                return None
             started_at = datetime.now(UTC)
             sent = await self._send(message)
         now = datetime.now(UTC)
