@@ -38,6 +38,7 @@ import asyncpg
 import httpx
 
 from bench.common import Server, running_server
+from bench.results import Figure, report
 from bench.webhooks import INSERT, body_of
 from service.common.ids import prefixed
 from service.embedded import halt_embedded, resume_embedded
@@ -195,6 +196,10 @@ async def webhooks_under_kills(events: int, kill_every: float, within: float) ->
         f"webhook-ids seen with two bodies {len(mixed)}"
     )
     print(f"    messages by status {states}; attempts recorded {attempts:,} of {requests:,} sent")
+    report(
+        Figure("faults", f"webhook events lost, {kills} SIGKILLs, 1/3 failing", len(lost),
+               f"of {events:,}", goal="0", met=not lost and not mixed)
+    )  # fmt: skip
 
 
 @dataclass
@@ -332,6 +337,10 @@ async def postgres_restart(args: argparse.Namespace) -> None:
     # meridian.errors is the API's unhandled errors (500s); the dispatcher and scheduler
     # log each failed round while the database is away, then reconnect.
     print(f"    errors logged by logger: {dict(errors) or 0} (log: {log})")
+    report(
+        Figure("faults", "PostgreSQL restart: readings stored", stored, "rows", expected,
+               "rows sent", "exactly once, no 500", stored == expected and not seen.other)
+    )  # fmt: skip
 
 
 def json_or_none(line: str) -> dict[str, Any] | None:

@@ -46,11 +46,19 @@ BENCHES = [
         ["--events", "10000", "--rate", "100", "--seconds", "10"],
         ["--events", "1000", "--rate", "100", "--seconds", "3"],
     ),
+    Bench(
+        "faults",
+        ["--events", "10000"],
+        ["--events", "1000", "--batches", "5"],
+    ),
+    Bench("soak", [], ["--minutes", "0.5"]),  # --minutes from --soak-minutes
 ]
 
 
-def run_one(bench: Bench, quick: bool, results: str) -> tuple[int, float]:
-    argv = [sys.executable, "-m", f"bench.{bench.name}", *(bench.quick if quick else bench.full)]
+def run_one(bench: Bench, quick: bool, results: str, soak_minutes: float) -> tuple[int, float]:
+    extra = ["--minutes", f"{soak_minutes:g}"] if bench.name == "soak" and not quick else []
+    chosen = bench.quick if quick else bench.full
+    argv = [sys.executable, "-m", f"bench.{bench.name}", *chosen, *extra]
     print(f"\n=== {bench.name}: {' '.join(argv[1:])}", flush=True)
     started = time.perf_counter()
     code = subprocess.run(argv, env={**os.environ, RESULTS_ENV: results}).returncode
@@ -60,6 +68,8 @@ def run_one(bench: Bench, quick: bool, results: str) -> tuple[int, float]:
 def _number(value: float | None) -> str:
     if value is None:
         return ""
+    if float(value).is_integer():
+        return f"{value:,.0f}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
@@ -85,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--only", default="", help="comma-separated bench names")
+    parser.add_argument("--soak-minutes", type=float, default=5.0)
     args = parser.parse_args()
     chosen = [b for b in BENCHES if not args.only or b.name in args.only.split(",")]
     load = os.getloadavg()
@@ -94,7 +105,7 @@ def main() -> None:
         results = scratch.name
     failed = []
     for bench in chosen:
-        code, seconds = run_one(bench, args.quick, results)
+        code, seconds = run_one(bench, args.quick, results, args.soak_minutes)
         print(f"=== {bench.name}: exit {code} in {seconds:.0f} s", flush=True)
         if code:
             failed.append(bench.name)

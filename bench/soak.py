@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from bench.common import ROOT, Server, process_tree, rss_bytes, running_server
+from bench.results import Figure, report
 
 SERVER_ENV = {"MERIDIAN_RATE_LIMIT_ENABLED": "false"}  # the soak measures the service
 
@@ -202,6 +203,19 @@ def run(args: argparse.Namespace) -> None:
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     print(f"locust CSV and the server log: {workdir}")
+    total = next((r for r in rows if r["Name"] == "Aggregated"), None)
+    if total is not None:
+        failed = int(total["Failure Count"])
+        report(
+            Figure("soak", f"mixed load {args.minutes:g} min, errors", failed,
+                   f"of {int(total['Request Count']):,}", goal="0", met=failed == 0)
+        )  # fmt: skip
+    warm = next((sizes for at, sizes, _ in samples if at >= 60), before)
+    growth = sum(after.values()) / max(1, sum(warm.values()))
+    report(
+        Figure("soak", "serve RSS at the end", sum(after.values()) / 2**20, "MiB",
+               sum(warm.values()) / 2**20, "MiB after warm-up", "<= 1.05x", growth <= 1.05)
+    )  # fmt: skip
 
 
 def main() -> None:
