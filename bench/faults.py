@@ -39,7 +39,7 @@ import httpx
 
 from bench.common import Server, running_server
 from bench.results import Figure, report
-from bench.webhooks import INSERT, body_of
+from bench.webhooks import INSERT, MinimalHttpReceiver, body_of
 from service.common.ids import prefixed
 from service.embedded import halt_embedded, resume_embedded
 
@@ -63,8 +63,8 @@ WORKER_ENV = {
 }
 
 
-class FlakyReceiver(asyncio.Protocol):
-    """Minimal HTTP/1.1 (keep-alive, Content-Length): answers 500 to a third of requests."""
+class FlakyReceiver(MinimalHttpReceiver):
+    """Answers 500 to a third of requests, 200 to the rest; counts both per webhook-id."""
 
     rng = random.Random(7)
     requests: Counter[str] = Counter()
@@ -72,34 +72,16 @@ class FlakyReceiver(asyncio.Protocol):
     bodies: defaultdict[str, set[str]] = defaultdict(set)
     failed = 0
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        self.buffer = b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            head_end = self.buffer.find(b"\r\n\r\n")
-            if head_end < 0:
-                return
-            head = self.buffer[:head_end].decode("latin-1").split("\r\n")
-            headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:])}
-            length = int(headers.get("content-length", "0"))
-            if len(self.buffer) < head_end + 4 + length:
-                return
-            body = self.buffer[head_end + 4 : head_end + 4 + length]
-            self.buffer = self.buffer[head_end + 4 + length :]
-            msg_id = headers.get("webhook-id", "")
-            cls = FlakyReceiver
-            cls.requests[msg_id] += 1
-            cls.bodies[msg_id].add(hashlib.sha256(body).hexdigest())
-            if cls.rng.random() < 1 / 3:
-                cls.failed += 1
-                status = b"500 Internal Server Error"
-            else:
-                cls.succeeded[msg_id] += 1
-                status = b"200 OK"
-            self.transport.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\n\r\n")  # type: ignore[attr-defined]
+    def answer(self, headers: dict[str, str], body: bytes) -> bytes:
+        msg_id = headers.get("webhook-id", "")
+        cls = FlakyReceiver
+        cls.requests[msg_id] += 1
+        cls.bodies[msg_id].add(hashlib.sha256(body).hexdigest())
+        if cls.rng.random() < 1 / 3:
+            cls.failed += 1
+            return b"500 Internal Server Error"
+        cls.succeeded[msg_id] += 1
+        return b"200 OK"
 
 
 def start_worker(server: Server) -> subprocess.Popen[bytes]:

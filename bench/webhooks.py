@@ -36,10 +36,9 @@ ENV = {
 }
 
 
-class Receiver(asyncio.Protocol):
-    """Just enough HTTP/1.1 (keep-alive, Content-Length) to answer 200 and note arrivals."""
-
-    arrivals: dict[str, float] = {}
+class MinimalHttpReceiver(asyncio.Protocol):
+    """Just enough HTTP/1.1 (keep-alive, Content-Length) to read requests; subclasses say
+    what to answer (the status line) in ``answer``."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -56,9 +55,23 @@ class Receiver(asyncio.Protocol):
             length = int(headers.get("content-length", "0"))
             if len(self.buffer) < head_end + 4 + length:
                 return
+            body = self.buffer[head_end + 4 : head_end + 4 + length]
             self.buffer = self.buffer[head_end + 4 + length :]
-            Receiver.arrivals.setdefault(headers.get("webhook-id", ""), time.time())
-            self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")  # type: ignore[attr-defined]
+            status = self.answer(headers, body)
+            self.transport.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\n\r\n")  # type: ignore[attr-defined]
+
+    def answer(self, headers: dict[str, str], body: bytes) -> bytes:
+        raise NotImplementedError
+
+
+class Receiver(MinimalHttpReceiver):
+    """Answers 200 at once and notes when each webhook-id first arrived."""
+
+    arrivals: dict[str, float] = {}
+
+    def answer(self, headers: dict[str, str], body: bytes) -> bytes:
+        Receiver.arrivals.setdefault(headers.get("webhook-id", ""), time.time())
+        return b"200 OK"
 
 
 def body_of(event_id: str, n: int) -> bytes:
