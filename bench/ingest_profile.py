@@ -91,7 +91,9 @@ async def profiled_app(kpis: int) -> AsyncIterator[tuple[httpx.AsyncClient, list
     data_dir = Path(tempfile.mkdtemp(prefix="meridian-profile-"))
     url = start_embedded(data_dir)
     upgrade(url)
-    settings = Settings(database_url=url, run_background=False, log_level="WARNING")
+    settings = Settings(
+        database_url=url, run_background=False, log_level="WARNING", rate_limit_enabled=False
+    )
     app = create_app(settings, database_url=url)
     try:
         async with app.router.lifespan_context(app):

@@ -18,7 +18,9 @@ from service.kpis.readings_repository import (
     NewReading,
     ReadingColumns,
     insert_and_lock,
+    insert_only,
     insert_readings,
+    lock_and_move,
 )
 from service.kpis.rules_repository import enabled_rules_of_kpis
 from service.kpis.running import EMPTY, Agg, advance, reusable, split_fresh, value_of
@@ -218,3 +220,68 @@ async def test_a_rule_edited_before_its_series_is_locked_is_read_again(
     assert emitted == 1  # 5 > 1, the edited threshold (not 100)
     [alert] = (await tenant.get("/v1/alerts")).json()["items"]
     assert alert["state"] == "firing" and alert["last_value"] == 5.0
+
+
+async def test_a_batch_committed_between_an_insert_and_its_locks_is_counted_once(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """The insert takes no shared lock: another batch of the same KPI can be stored,
+    evaluated and committed between one batch's insert and its locks. The first batch's
+    readings are then neither in the other's kept aggregate (not committed) nor missed by
+    its own evaluation (late, future and in-window readings alike)."""
+    kpi = await tenant.create("/v1/kpis", {"key": "churn", "name": "Churn"})
+    kpi_id = uuid.UUID(kpi["id"])
+    for aggregation in ("sum", "count", "max"):
+        body = {"operator": "gt", "critical": 1e9, "aggregation": aggregation, "window": "PT5M"}
+        await tenant.create("/v1/kpis/churn/alert-rules", body)
+    at = datetime.now(UTC)
+    # A kept aggregate to move forward.
+    first = {"value": 1.0, "observed_at": (at - timedelta(seconds=30)).isoformat()}
+    assert (await tenant.post("/v1/kpis/churn/readings", json=first)).status_code == 201
+    async with app.state.sessionmaker() as session:
+        org = tenant.organization_id
+        rules = await enabled_rules_of_kpis(session, org, [kpi_id])
+        # Late (before the other batch's evaluation), in the window, and from the future.
+        mine = [(at - timedelta(seconds=20), 10.0), (at, 100.0), (at + timedelta(minutes=2), 1e4)]
+        rows = ReadingColumns(
+            [kpi_id] * 3, ["mine"] * 3, [o for o, _ in mine], [v for _, v in mine]
+        )
+        created, newest = await insert_only(session, org, rows)
+        assert created == [0, 1, 2]
+        # Another batch goes through whole, without waiting for this transaction.
+        other = {
+            "readings": [
+                {
+                    "kpi": "churn",
+                    "value": 1000.0,
+                    "observed_at": (at - timedelta(seconds=10)).isoformat(),
+                }
+            ]
+        }
+        response = await asyncio.wait_for(tenant.post("/v1/readings", json=other), timeout=30)
+        assert response.status_code == 200 and response.json()["created"] == 1
+        # The other batch did not see these readings (not committed).
+        before = {r["aggregation"]: r["value"] for r in await _last_values(app)}
+        assert before == {"sum": 1001.0, "count": 2.0, "max": 1000.0}
+        locked = await lock_and_move(session, org, newest, [r.id for r in rules])
+        now = datetime.now(UTC)
+        fresh = {kpi_id: mine}
+        await evaluate_rules(session, rules, now, fresh=fresh, locked=locked)
+        await session.commit()
+    kept = await _kept_and_true(app)
+    assert len(kept) == 3
+    assert any(at_ > since for _, at_, since in kept), "the kept aggregate was read whole"
+    values = {r["aggregation"]: r["value"] for r in await _last_values(app)}
+    # 1 + 10 + 100 + 1000: the future reading is not in the window yet.
+    assert values == {"sum": 1111.0, "count": 4.0, "max": 1000.0}
+
+
+async def _last_values(app: FastAPI) -> list[dict[str, Any]]:
+    async with app.state.sessionmaker() as session:
+        rows = await session.execute(
+            text(
+                "SELECT r.aggregation, s.last_value FROM alert_states AS s "
+                "JOIN alert_rules AS r ON r.id = s.rule_id"
+            )
+        )
+        return [{"aggregation": a, "value": v} for a, v in rows.all()]

@@ -94,7 +94,8 @@ def series_of(row: StateRow) -> SeriesState:
 
 Fresh = Mapping[uuid.UUID, Sequence[tuple[datetime, float]]]
 """Per KPI, the ``(observed_at, value)`` of readings the caller stored in this transaction,
-with one statement (``readings_repository.insert_readings``)."""
+with one statement (``readings_repository.insert_readings``, or ``insert_only`` then one
+``lock_and_move``: one version move per KPI either way)."""
 
 
 async def evaluate_rules(

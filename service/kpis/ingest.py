@@ -255,16 +255,18 @@ async def _insert_and_evaluate(
     the positions of the rows stored (the first of any repeated)."""
     org = principal.organization_id
     touched = sorted(set(rows.kpi_ids))
-    # Read before the insert takes the KPIs' and series' locks: what runs between the lock
-    # and the commit is what concurrent batches of the same KPIs wait for.
+    # Everything that does not depend on the locked rows happens before the locks: what
+    # runs between taking them and the commit is what concurrent batches of the same KPIs
+    # wait for. The insert (rows, index entries, foreign-key checks) takes no shared lock;
+    # ``lock_and_move`` then locks the KPIs and series and moves their versions, and the
+    # window read after it sees every batch committed before the locks were granted.
     rules = await rules_repository.enabled_rules_of_kpis(session, org, touched)
     drives = await goals_repository.any_driven_by(session, org, touched)
-    created, locked = await readings_repository.insert_and_lock(
-        session, org, rows, [r.id for r in rules]
-    )
+    created, newest = await readings_repository.insert_only(session, org, rows)
     by_kpi: dict[uuid.UUID, list[tuple[datetime, float]]] = {}
     for n in created:
         by_kpi.setdefault(rows.kpi_ids[n], []).append((rows.observed_at[n], rows.values[n]))
+    locked = await readings_repository.lock_and_move(session, org, newest, [r.id for r in rules])
     # Evaluated at the time the series are locked, not when the request arrived: a batch
     # that waited for another's locks would otherwise carry an older clock than the
     # evaluation it waited for, and be stored without being evaluated.

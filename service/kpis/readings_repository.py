@@ -1,8 +1,11 @@
 """The readings hot path: bulk SQL straight through asyncpg, inside the request's transaction.
 
-Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch, which also moves the
-KPIs' ``latest`` and ``kpi_reading_versions``: one round trip and one plan for 10,000 rows,
-with ``ON CONFLICT DO NOTHING`` making repeats harmless.
+Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch (one round trip and one
+plan for 10,000 rows, ``ON CONFLICT DO NOTHING`` making repeats harmless) that takes no
+shared lock; a second statement then locks the KPIs (and the alert series to evaluate) and
+moves their ``latest`` and ``kpi_reading_versions``. Concurrent batches of the same KPIs
+queue on those locks until commit, so the insert and its foreign-key checks stay out of
+the queue.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kpis.rule_rows import STATE_COLUMNS, StateRow
 
-INSERT_READINGS = f"""
+INSERT_READINGS = """
 WITH input AS (
     -- An empty sources array (shorter arrays are padded with NULL) or a NULL item: the
-    -- default source, $7.
-    SELECT kpi_id, coalesce(source, $7::text) AS source, observed_at, value, n
+    -- default source, $6.
+    SELECT kpi_id, coalesce(source, $6::text) AS source, observed_at, value, n
     FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::float8[])
          WITH ORDINALITY AS r(kpi_id, source, observed_at, value, n)
 ), inserted AS (
@@ -34,10 +37,28 @@ WITH input AS (
     ON CONFLICT (kpi_id, source, observed_at) DO NOTHING
     RETURNING kpi_id, source, observed_at, value
 ), newest AS (
-    -- The newest new reading per KPI.
+    -- The newest new reading per KPI, for ``LOCK_AND_MOVE``.
     SELECT DISTINCT ON (kpi_id) kpi_id, observed_at, value
     FROM inserted
     ORDER BY kpi_id, observed_at DESC
+)
+SELECT (SELECT array_agg(first) FROM (
+            SELECT min(input.n) AS first
+            FROM input JOIN inserted USING (kpi_id, source, observed_at)
+            GROUP BY kpi_id, source, observed_at
+        ) AS f),
+       (SELECT array_agg(kpi_id ORDER BY kpi_id) FROM newest),
+       (SELECT array_agg(observed_at ORDER BY kpi_id) FROM newest),
+       (SELECT array_agg(value ORDER BY kpi_id) FROM newest)
+"""
+"""Stores readings and takes no lock but the foreign key's ``KEY SHARE`` on the KPIs (which
+does not block other inserts or ``LOCK_AND_MOVE``): the rows, their index entries and the
+foreign-key checks (end-of-statement triggers) are done before any shared lock is held."""
+
+LOCK_AND_MOVE = f"""
+WITH newest AS (
+    SELECT kpi_id, observed_at, value
+    FROM unnest($2::uuid[], $3::timestamptz[], $4::float8[]) AS n(kpi_id, observed_at, value)
 ), locked AS (
     -- Lock the KPI rows in id order: concurrent batches touching the same KPIs then queue
     -- instead of deadlocking.
@@ -65,17 +86,16 @@ WITH input AS (
     -- the KPIs are locked; after them (the InitPlan on ``versions`` runs it, and the KPI
     -- locks it reads, first), the one lock order of every writer.
     SELECT {STATE_COLUMNS} FROM alert_states
-    WHERE rule_id = ANY($6::uuid[]) AND (SELECT count(*) FROM versions) >= 0
+    WHERE rule_id = ANY($5::uuid[]) AND (SELECT count(*) FROM versions) >= 0
     ORDER BY rule_id
     FOR UPDATE
 )
-SELECT (SELECT array_agg(first) FROM (
-            SELECT min(input.n) AS first
-            FROM input JOIN inserted USING (kpi_id, source, observed_at)
-            GROUP BY kpi_id, source, observed_at
-        ) AS f),
-       (SELECT array_agg(ROW(s.*)) FROM states AS s)
+SELECT array_agg(ROW(s.*)) FROM states AS s
 """  # noqa: S608 (a constant column list)
+"""After ``INSERT_READINGS``, in its own statement: the locks every concurrent batch of the
+same KPIs queues on, held to commit. Its snapshot may predate a batch that committed while
+it waited; only the locked rows are read as of the lock (which is all it reads), and the
+caller reads windows in a later statement (a fresh snapshot, taken under the locks)."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +143,9 @@ class ReadingColumns:
 async def insert_readings(
     session: AsyncSession, organization_id: uuid.UUID, rows: Sequence[NewReading]
 ) -> list[int]:
-    """Insert what is new and move each KPI's ``latest``, in one statement (one round
-    trip); returns the positions in ``rows`` of the readings actually inserted (the first
-    of any repeated in ``rows``)."""
+    """Insert what is new, then lock the KPIs and move their ``latest`` and
+    ``readings_version`` (two statements); returns the positions in ``rows`` of the
+    readings actually inserted (the first of any repeated in ``rows``)."""
     inserted, _ = await insert_and_lock(session, organization_id, ReadingColumns.of(rows), ())
     return inserted
 
@@ -136,23 +156,63 @@ async def insert_and_lock(
     rows: ReadingColumns,
     rule_ids: Sequence[uuid.UUID],
 ) -> tuple[list[int], dict[uuid.UUID, StateRow]]:
-    """``insert_readings``, and in the same statement lock the alert series of
-    ``rule_ids`` (as ``rules_repository.lock_states`` does) and return them."""
-    if not rows.kpi_ids and not rule_ids:
-        return [], {}
+    """``insert_readings``, then lock the alert series of ``rule_ids`` (as
+    ``rules_repository.lock_states`` does) and return them."""
+    inserted, newest = await insert_only(session, organization_id, rows)
+    return inserted, await lock_and_move(session, organization_id, newest, rule_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Newest:
+    """Per KPI that got readings, its newest new one, in KPI id order."""
+
+    kpi_ids: list[uuid.UUID]
+    observed_at: list[datetime]
+    values: list[float]
+
+
+async def insert_only(
+    session: AsyncSession, organization_id: uuid.UUID, rows: ReadingColumns
+) -> tuple[list[int], Newest]:
+    """Store what is new, taking no shared lock; returns the positions in ``rows`` of the
+    readings inserted (the first of any repeated) and each KPI's newest new one. The
+    caller must call ``lock_and_move`` in the same transaction before it commits."""
+    if not rows.kpi_ids:
+        return [], Newest([], [], [])
     driver = await driver_of(session)
-    inserted, states = await driver.fetchrow(
+    inserted, kpi_ids, observed_at, values = await driver.fetchrow(
         INSERT_READINGS,
         organization_id,
         rows.kpi_ids,
         rows.sources,
         rows.observed_at,
         rows.values,
-        rule_ids,
         rows.default_source,
     )
-    locked = {state[1]: StateRow(*state) for state in states or ()}
-    return sorted(n - 1 for n in inserted or ()), locked
+    newest = Newest(kpi_ids or [], observed_at or [], values or [])
+    return sorted(n - 1 for n in inserted or ()), newest
+
+
+async def lock_and_move(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    newest: Newest,
+    rule_ids: Sequence[uuid.UUID],
+) -> dict[uuid.UUID, StateRow]:
+    """Lock the KPIs that got readings, move their ``latest`` and ``readings_version``, and
+    lock and return the alert series of ``rule_ids``, in one statement."""
+    if not newest.kpi_ids and not rule_ids:
+        return {}
+    driver = await driver_of(session)
+    states = await driver.fetchval(
+        LOCK_AND_MOVE,
+        organization_id,
+        newest.kpi_ids,
+        newest.observed_at,
+        newest.values,
+        rule_ids,
+    )
+    return {state[1]: StateRow(*state) for state in states or ()}
 
 
 async def list_readings(
