@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from service.config import get_settings
 from service.db import create_engine, create_sessionmaker, resolve_database_url
@@ -81,7 +82,8 @@ def _positive(text: str) -> int:
 
 
 def _serve(host: str, port: int, workers: int, *, migrate: bool) -> int:
-    """Uvicorn with the app factory, so ``--workers N`` starts N processes on one socket.
+    """Uvicorn with the app factory; ``--workers N`` starts N processes on one port, each
+    with its own socket where the system allows (``service/serving.py``).
 
     The database is resolved once, here: the embedded server is started (and migrated) by
     this parent process, which holds it until the end, and every worker gets its URL through
@@ -91,6 +93,7 @@ def _serve(host: str, port: int, workers: int, *, migrate: bool) -> int:
     import uvicorn
 
     from service.migrate import upgrade
+    from service.serving import reuse_port_supported, serve_balanced
 
     settings = get_settings()
     url = resolve_database_url(settings)
@@ -113,16 +116,18 @@ def _serve(host: str, port: int, workers: int, *, migrate: bool) -> int:
     # (this handler also covers a signal that arrives before uvicorn installs its own).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_normally)
-    uvicorn.run(
-        "service.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-        timeout_graceful_shutdown=30,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_config": None,
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers > 1 and reuse_port_supported():
+        return serve_balanced(uvicorn.Config("service.app:create_app_from_env", **options))
+    uvicorn.run("service.app:create_app_from_env", **options)
     return 0
 
 
