@@ -23,6 +23,8 @@ from service.errors import ServiceUnavailable
 from service.events.router import router as events_router
 from service.goals.router import router as goals_router
 from service.graphql.router import graphql_router
+from service.kpis.combiner import IngestCombiner
+from service.kpis.ingest import insert_and_evaluate
 from service.kpis.router import router as kpis_router
 from service.kpis.scheduler import run_scheduler
 from service.logs import configure_logging
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         engine = create_engine(database_url or resolve_database_url(settings), settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.ingest_combiner = IngestCombiner(app.state.sessionmaker, insert_and_evaluate)
         stop = asyncio.Event()
         background = []
         if settings.run_background:

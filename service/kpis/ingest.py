@@ -23,6 +23,7 @@ from service.errors import Forbidden, ValidationFailed
 from service.goals import repository as goals_repository
 from service.goals.service import KpiObservation, follow_kpi_readings
 from service.kpis import readings_repository, repository, rules_repository
+from service.kpis.combiner import IngestCombiner
 from service.kpis.evaluator import Fresh, evaluate_rules
 from service.kpis.readings_repository import NewReading, ReadingColumns
 from service.kpis.schemas import (
@@ -80,7 +81,12 @@ class Ingested:
 
 
 async def ingest_for_kpi(
-    session: AsyncSession, principal: Principal, ref: str, payload: Any, atomic: bool = False
+    session: AsyncSession,
+    principal: Principal,
+    ref: str,
+    payload: Any,
+    atomic: bool = False,
+    combiner: IngestCombiner | None = None,
 ) -> Ingested:
     """``POST /v1/kpis/{id_or_key}/readings``: one reading or a list of them."""
     require(principal, Scope.INGEST)
@@ -97,19 +103,26 @@ async def ingest_for_kpi(
     if single and items[0].problem:
         problem = items[0].problem
         raise ValidationFailed(problem["detail"], errors=problem.get("errors"))
-    return await _store(session, principal, items, atomic, now)
+    return await _store(session, principal, items, atomic, combiner)
 
 
 async def ingest_batch(
-    session: AsyncSession, principal: Principal, raw_items: list[Any], atomic: bool
+    session: AsyncSession,
+    principal: Principal,
+    raw_items: list[Any],
+    atomic: bool,
+    combiner: IngestCombiner | None = None,
 ) -> Ingested:
-    """``POST /v1/readings``: up to 10,000 readings across many KPIs, named by key or id."""
+    """``POST /v1/readings``: up to 10,000 readings across many KPIs, named by key or id.
+
+    With a ``combiner`` the readings are stored by it, possibly together with other
+    requests' (``kpis/combiner.py``); without, in ``session``'s transaction."""
     require(principal, Scope.INGEST)
     _check_size(raw_items)
     now = utcnow()
     columns = await _all_valid(session, principal, raw_items, now)
     if columns is not None:
-        created = await _insert_and_evaluate(session, principal, columns, now)
+        created = await _insert(session, principal, columns, combiner)
         return _all_valid_result(columns, created)
     items = _parse_all(raw_items, BatchReadingIn, principal, now)
     refs = {item.ref for item in items if item.ref is not None and not item.problem}
@@ -124,7 +137,7 @@ async def ingest_batch(
             item.problem = _problem(403, f"This API key may not ingest into KPI {item.ref}.")
         else:
             item.kpi_id = kpi_id
-    return await _store(session, principal, items, atomic, now)
+    return await _store(session, principal, items, atomic, combiner)
 
 
 async def _all_valid(
@@ -233,7 +246,11 @@ def _problem(
 
 
 async def _store(
-    session: AsyncSession, principal: Principal, items: list[_Item], atomic: bool, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    items: list[_Item],
+    atomic: bool,
+    combiner: IngestCombiner | None,
 ) -> Ingested:
     if atomic and any(item.problem for item in items):
         result = _result(items, set())
@@ -244,16 +261,28 @@ async def _store(
         )
     valid = [i for i in items if not i.problem and i.kpi_id and i.observed_at]
     rows = [NewReading(i.kpi_id, i.source, i.observed_at, i.value) for i in valid]  # type: ignore[arg-type]
-    created = await _insert_and_evaluate(session, principal, ReadingColumns.of(rows), now)
+    created = await _insert(session, principal, ReadingColumns.of(rows), combiner)
     return _result(items, {valid[n].index for n in created})
 
 
-async def _insert_and_evaluate(
-    session: AsyncSession, principal: Principal, rows: ReadingColumns, now: datetime
+async def _insert(
+    session: AsyncSession,
+    principal: Principal,
+    rows: ReadingColumns,
+    combiner: IngestCombiner | None,
+) -> list[int]:
+    if not rows.kpi_ids:
+        return []
+    if combiner is None:
+        return await insert_and_evaluate(session, principal.organization_id, rows)
+    return await combiner.store(principal.organization_id, rows)
+
+
+async def insert_and_evaluate(
+    session: AsyncSession, org: uuid.UUID, rows: ReadingColumns
 ) -> list[int]:
     """Store the rows and evaluate the rules of their KPIs in this transaction; returns
     the positions of the rows stored (the first of any repeated)."""
-    org = principal.organization_id
     touched = sorted(set(rows.kpi_ids))
     # Everything that does not depend on the locked rows happens before the locks: what
     # runs between taking them and the commit is what concurrent batches of the same KPIs
@@ -270,7 +299,7 @@ async def _insert_and_evaluate(
     # Evaluated at the time the series are locked, not when the request arrived: a batch
     # that waited for another's locks would otherwise carry an older clock than the
     # evaluation it waited for, and be stored without being evaluated.
-    await evaluate_rules(session, rules, max(now, utcnow()), fresh=by_kpi, locked=locked)
+    await evaluate_rules(session, rules, utcnow(), fresh=by_kpi, locked=locked)
     if drives:
         source = rows.default_source or ""
         fresh = [

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Body, Query, Request, Response, status
+from fastapi import Body, Depends, Query, Request, Response, status
 
 from service.api.deps import IngestPrincipal, PageDep, ReadPrincipal, SessionDep, WritePrincipal
 from service.api.etag import IfMatch, etag_of, set_etag
 from service.api.uow import domain_router
 from service.common.schemas import InputDateTime, Page
 from service.kpis import ingest, rules_service, service
+from service.kpis.combiner import IngestCombiner
 from service.kpis.evaluation import State
 from service.kpis.rule_schemas import (
     AlertEventRead,
@@ -35,6 +36,18 @@ from service.kpis.views import alert_read, event_read, kpi_read, rule_read
 
 router = domain_router(tags=["kpis"])
 KpiRef = Annotated[str, "The KPI's id or key"]
+
+
+def _combiner(request: Request) -> IngestCombiner | None:
+    """The process's group commit for readings, unless the request carries an
+    ``Idempotency-Key``: that is stored in the request's own transaction, with its change."""
+    if getattr(request.state, "idempotency_key", None) is not None:
+        return None
+    combiner: IngestCombiner | None = request.app.state.ingest_combiner
+    return combiner
+
+
+CombinerDep = Annotated[IngestCombiner | None, Depends(_combiner)]
 
 
 @router.get("/kpis", operation_id="listKpis")
@@ -100,6 +113,7 @@ async def delete_kpi(session: SessionDep, principal: WritePrincipal, kpi_ref: Kp
 async def ingest_kpi_readings(
     session: SessionDep,
     principal: IngestPrincipal,
+    combiner: CombinerDep,
     kpi_ref: KpiRef,
     response: Response,
     body: Annotated[
@@ -110,18 +124,19 @@ async def ingest_kpi_readings(
 ) -> Response:
     """Post readings to one KPI. Each item comes back `created`, `duplicate` or `rejected`;
     a repeat of `(kpi, source, observed_at)` is stored once."""
-    result = await ingest.ingest_for_kpi(session, principal, kpi_ref, body, atomic)
+    result = await ingest.ingest_for_kpi(session, principal, kpi_ref, body, atomic, combiner)
     created = isinstance(body, dict) and result.created
     return _json(result, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 @router.post("/readings", operation_id="ingestReadings", response_model=IngestResult)
 async def ingest_readings(
-    session: SessionDep, principal: IngestPrincipal, body: ReadingBatch
+    session: SessionDep, principal: IngestPrincipal, combiner: CombinerDep, body: ReadingBatch
 ) -> Response:
     """Post up to 10,000 readings across KPIs (each names its `kpi` by key or id), with a
     result per item; `atomic: true` stores all or nothing."""
-    return _json(await ingest.ingest_batch(session, principal, body.readings, body.atomic))
+    result = await ingest.ingest_batch(session, principal, body.readings, body.atomic, combiner)
+    return _json(result)
 
 
 def _json(result: ingest.Ingested, status_code: int = status.HTTP_200_OK) -> Response:

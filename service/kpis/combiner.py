@@ -1,0 +1,143 @@
+"""Group commit for readings: batches of one organization that arrive while another of its
+batches is being stored go in together, in one transaction.
+
+Storing readings ends under row locks on their KPIs and alert series (``ingest.py``), held
+to commit, and integrations' batches usually touch the same KPIs, so concurrent batches
+queue there one by one. Each queued batch would lock, read its windows, evaluate and write
+back the same 100 series the one before it just did. Taken together they do that once: the
+rows of all of them go in with one insert, one evaluation sees them all, one commit. Every
+caller still gets its own per-item answer, as if it had been alone.
+
+A round that fails is tried again batch by batch, each in its own transaction, so one
+batch's failure (a KPI deleted meanwhile, say) is never another's. Requests with an
+``Idempotency-Key`` do not come here: their key is stored in their own transaction, with
+their readings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.kpis.readings_repository import ReadingColumns
+from service.kpis.schemas import MAX_BATCH
+
+Store = Callable[[AsyncSession, uuid.UUID, ReadingColumns], Awaitable[list[int]]]
+"""Inserts the rows and evaluates their rules in the session's transaction; returns the
+positions of the rows stored (``ingest.insert_and_evaluate``)."""
+
+
+@dataclass(slots=True)
+class _Batch:
+    rows: ReadingColumns
+    done: asyncio.Future[list[int]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class IngestCombiner:
+    """One per process. ``store`` answers with the positions of the caller's rows that were
+    stored, once the transaction that holds them has committed."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        store: Store,
+        max_rows: int = MAX_BATCH,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._store = store
+        self._max_rows = max_rows
+        self._waiting: dict[uuid.UUID, deque[_Batch]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def store(self, organization_id: uuid.UUID, rows: ReadingColumns) -> list[int]:
+        batch = _Batch(rows)
+        waiting = self._waiting.get(organization_id)
+        if waiting is None:
+            # No round of this organization in flight here: one starts, with this batch
+            # and whatever else is waiting by the time it takes its share. One at a time:
+            # two rounds of the same KPIs would only queue on each other's locks.
+            waiting = self._waiting[organization_id] = deque()
+            task = asyncio.create_task(self._drain(organization_id, waiting))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        waiting.append(batch)
+        # A caller that goes away (a client disconnect) does not stop the round: its
+        # readings are stored or not as a whole, like a request whose answer was lost.
+        return await asyncio.shield(batch.done)
+
+    async def _drain(self, organization_id: uuid.UUID, waiting: deque[_Batch]) -> None:
+        try:
+            while waiting:
+                await self._round(organization_id, self._take(waiting))
+        finally:
+            # No await between the last look at the queue and here: a batch queued after
+            # it finds no round in flight and starts one.
+            del self._waiting[organization_id]
+
+    def _take(self, waiting: deque[_Batch]) -> list[_Batch]:
+        taken = [waiting.popleft()]
+        rows = len(taken[0].rows.kpi_ids)
+        while waiting and rows + len(waiting[0].rows.kpi_ids) <= self._max_rows:
+            batch = waiting.popleft()
+            rows += len(batch.rows.kpi_ids)
+            taken.append(batch)
+        return taken
+
+    async def _round(self, organization_id: uuid.UUID, batches: list[_Batch]) -> None:
+        rows = _merged([b.rows for b in batches]) if len(batches) > 1 else batches[0].rows
+        try:
+            async with self._sessionmaker() as session:
+                created = await self._store(session, organization_id, rows)
+                await session.commit()
+        except asyncio.CancelledError:  # shutting down mid-round: nothing was committed
+            for batch in batches:
+                batch.done.cancel()
+            raise
+        except Exception as exc:
+            if len(batches) == 1:
+                _fail(batches[0], exc)
+                return
+            for batch in batches:  # alone, so that a failure is only its own
+                await self._round(organization_id, [batch])
+            return
+        _answer(batches, created)
+
+
+def _merged(parts: list[ReadingColumns]) -> ReadingColumns:
+    """One set of columns; each part's default source written out per row."""
+    merged = ReadingColumns([], [], [], [])
+    for part in parts:
+        merged.kpi_ids += part.kpi_ids
+        merged.observed_at += part.observed_at
+        merged.values += part.values
+        if part.sources:
+            merged.sources += [s or part.default_source for s in part.sources]
+        else:
+            merged.sources += [part.default_source] * len(part.kpi_ids)
+    return merged
+
+
+def _answer(batches: list[_Batch], created: list[int]) -> None:
+    """``created`` holds positions in the merged rows, ascending: split them per batch."""
+    start, position = 0, 0
+    for batch in batches:
+        end = start + len(batch.rows.kpi_ids)
+        own = []
+        while position < len(created) and created[position] < end:
+            own.append(created[position] - start)
+            position += 1
+        if not batch.done.done():
+            batch.done.set_result(own)
+        start = end
+
+
+def _fail(batch: _Batch, exc: BaseException) -> None:
+    if not batch.done.done():
+        batch.done.set_exception(exc)
