@@ -42,11 +42,16 @@ WITH input AS (
     FROM inserted
     ORDER BY kpi_id, observed_at DESC
 )
-SELECT (SELECT array_agg(first) FROM (
-            SELECT min(input.n) AS first
-            FROM input JOIN inserted USING (kpi_id, source, observed_at)
-            GROUP BY kpi_id, source, observed_at
-        ) AS f),
+SELECT CASE WHEN (SELECT count(*) FROM inserted) = (SELECT count(*) FROM input)
+            -- Everything was new (the usual batch): every position, without the join
+            -- (CASE runs the subquery below only when it is needed).
+            THEN NULL
+            ELSE (SELECT coalesce(array_agg(first), '{}') FROM (
+                SELECT min(input.n) AS first
+                FROM input JOIN inserted USING (kpi_id, source, observed_at)
+                GROUP BY kpi_id, source, observed_at
+            ) AS f)
+       END,
        (SELECT array_agg(kpi_id ORDER BY kpi_id) FROM newest),
        (SELECT array_agg(observed_at ORDER BY kpi_id) FROM newest),
        (SELECT array_agg(value ORDER BY kpi_id) FROM newest)
@@ -190,7 +195,9 @@ async def insert_only(
         rows.default_source,
     )
     newest = Newest(kpi_ids or [], observed_at or [], values or [])
-    return sorted(n - 1 for n in inserted or ()), newest
+    if inserted is None:  # all of them
+        return list(range(len(rows.kpi_ids))), newest
+    return sorted(n - 1 for n in inserted), newest
 
 
 async def lock_and_move(
