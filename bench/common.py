@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -150,3 +151,44 @@ def rss_bytes(pids: list[int]) -> dict[int, int]:
             if line.startswith("VmRSS:"):
                 sizes[pid] = int(line.split()[1]) * 1024
     return sizes
+
+
+class LeanHttpClient:
+    """One keep-alive HTTP/1.1 connection that sends pre-encoded requests and reads
+    ``Content-Length`` answers: the benches' load generator, on the same cores as the
+    server, costs a fraction of httpx's CPU per request (about 1 ms instead of 6 ms for a
+    1,000-reading batch), which would otherwise be taken from the server being measured."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        address = base_url.removeprefix("http://")
+        self.host, port = address.rsplit(":", 1)
+        self.port = int(port)
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> LeanHttpClient:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.head}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = next(
+            int(line.split(":", 1)[1])
+            for line in lines
+            if line.lower().startswith("content-length:")
+        )
+        return status, await self.reader.readexactly(length)

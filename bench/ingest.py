@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 
-from bench.common import Server, percentile, running_server, summary
+from bench.common import LeanHttpClient, Server, percentile, running_server, summary
 from bench.results import Figure, report
 
 BATCH = 1_000
@@ -58,26 +58,25 @@ def batches(keys: list[str], total: int, start: datetime) -> list[list[dict[str,
 
 async def api_ingest(server: Server, keys: list[str], total: int) -> tuple[float, list[float]]:
     work = batches(keys, total, datetime.now(UTC) - timedelta(minutes=1))
-    # Bodies are encoded before the clock starts, and answers checked by their head, so
-    # the bench's own client (on the same cores) costs the server as little as it can.
+    # Bodies are encoded before the clock starts, sent by a lean client and answers checked
+    # by their head, so the bench's own client (on the same cores) costs the server as
+    # little as it can.
     queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
     for batch in work:
         body = json.dumps({"readings": batch}).encode()
         expected = b'{"created":%d,"duplicates":0,"rejected":0,' % len(batch)
         queue.put_nowait((body, expected))
     latencies: list[float] = []
-    headers = {"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Bearer {server.api_key}"}
 
     async def client() -> None:
-        async with httpx.AsyncClient(
-            base_url=server.base_url, headers=headers, timeout=120
-        ) as http:
+        async with LeanHttpClient(server.base_url, headers) as http:
             while not queue.empty():
                 body, expected = queue.get_nowait()
                 started = time.perf_counter()
-                r = await http.post("/v1/readings", content=body)
+                status, answer = await http.post("/v1/readings", body)
                 latencies.append(time.perf_counter() - started)
-                assert r.status_code == 200 and r.content.startswith(expected), r.text[:300]
+                assert status == 200 and answer.startswith(expected), answer[:300]
 
     started = time.perf_counter()
     await asyncio.gather(*[client() for _ in range(CLIENTS)])
@@ -121,16 +120,14 @@ async def single_posts(server: Server, keys: list[str], requests: int) -> tuple[
     base = datetime.now(UTC) - timedelta(minutes=2)
 
     async def client() -> None:
-        async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=60) as http:
+        async with LeanHttpClient(server.base_url, headers) as http:
             for i in counter:
                 at = (base + timedelta(microseconds=i)).isoformat()
+                body = json.dumps({"value": 1.0, "observed_at": at}).encode()
                 started = time.perf_counter()
-                r = await http.post(
-                    f"/v1/kpis/{keys[i % len(keys)]}/readings",
-                    json={"value": 1.0, "observed_at": at},
-                )
+                status, answer = await http.post(f"/v1/kpis/{keys[i % len(keys)]}/readings", body)
                 latencies.append(time.perf_counter() - started)
-                assert r.status_code == 201, r.text[:300]
+                assert status == 201, answer[:300]
 
     started = time.perf_counter()
     await asyncio.gather(*[client() for _ in range(32)])
