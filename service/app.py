@@ -55,10 +55,16 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(database_url or resolve_database_url(settings), settings)
+        url = database_url or resolve_database_url(settings)
+        engine = create_engine(url, settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.ingest_combiner = IngestCombiner(app.state.sessionmaker, insert_and_evaluate)
+        # Readings rounds get connections of their own: the requests waiting for a round
+        # each hold one of the main pool, and could otherwise leave the round none.
+        rounds_engine = create_engine(url, settings, pool_size=2, max_overflow=2)
+        app.state.ingest_combiner = IngestCombiner(
+            create_sessionmaker(rounds_engine), insert_and_evaluate
+        )
         stop = asyncio.Event()
         background = []
         if settings.run_background:
@@ -77,6 +83,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             stop.set()
             await asyncio.gather(*background, return_exceptions=True)
             await engine.dispose()
+            await rounds_engine.dispose()
 
     app = FastAPI(
         title="Meridian",

@@ -10,13 +10,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from fastapi import FastAPI
 
+from service.app import create_app
+from service.config import Settings
 from service.kpis.combiner import IngestCombiner
 from service.kpis.ingest import insert_and_evaluate
 from service.kpis.readings_repository import ReadingColumns
-from tests.conftest import Tenant
+from tests.conftest import Tenant, new_tenant
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -190,3 +193,22 @@ async def test_a_keyed_request_is_stored_in_its_own_transaction(
         await admin.close()
     assert answer.status_code == 200 and answer.json()["created"] == 5
     assert record_in_waiting_transaction == (1 if keyed else 0)
+
+
+async def test_requests_waiting_for_a_round_never_starve_it_of_a_connection(
+    settings: Settings, database_url: str
+) -> None:
+    """Each waiting request holds its pool connection (its transaction is open); with the
+    round drawing from the same pool, more waiting requests than connections would leave
+    the round none, and everyone would wait for the pool timeout."""
+    small = settings.model_copy(update={"db_pool_size": 2, "db_max_overflow": 0})
+    application = create_app(small, database_url=database_url)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://m.test") as http:
+            tenant = await new_tenant(application, http, "Acme")
+            await tenant.create("/v1/kpis", {"key": "mrr", "name": "MRR"})
+            posts = [tenant.post("/v1/readings", json=batch(["mrr"], 10 * n, 10)) for n in range(6)]
+            answers = await asyncio.wait_for(asyncio.gather(*posts), timeout=20)
+    assert [a.status_code for a in answers] == [200] * 6
+    assert sum(a.json()["created"] for a in answers) == 60
