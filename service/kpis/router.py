@@ -38,7 +38,7 @@ router = domain_router(tags=["kpis"])
 KpiRef = Annotated[str, "The KPI's id or key"]
 
 
-def _combiner(request: Request) -> IngestCombiner | None:
+async def _combiner(request: Request) -> IngestCombiner | None:
     """The process's group commit for readings, unless the request carries an
     ``Idempotency-Key``: that is stored in the request's own transaction, with its change."""
     if getattr(request.state, "idempotency_key", None) is not None:

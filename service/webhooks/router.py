@@ -30,7 +30,7 @@ from service.webhooks.service import UrlPolicy
 router = domain_router(tags=["webhooks"])
 
 
-def url_policy(request: Request) -> UrlPolicy:
+async def url_policy(request: Request) -> UrlPolicy:
     policy: UrlPolicy = request.app.state.url_policy
     return policy
 
@@ -38,7 +38,7 @@ def url_policy(request: Request) -> UrlPolicy:
 UrlPolicyDep = Annotated[UrlPolicy, Depends(url_policy)]
 
 
-def secret_box(request: Request) -> SecretBox:
+async def secret_box(request: Request) -> SecretBox:
     box: SecretBox = request.app.state.secret_box
     return box
 
