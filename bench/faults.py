@@ -39,7 +39,7 @@ import httpx
 
 from bench.common import Server, running_server
 from bench.results import Figure, report
-from bench.webhooks import INSERT, MinimalHttpReceiver, body_of
+from bench.webhooks import INSERT, UNLIMITED, MinimalHttpReceiver, body_of
 from service.common.ids import prefixed
 from service.embedded import halt_embedded, resume_embedded
 
@@ -117,7 +117,9 @@ async def webhooks_under_kills(events: int, kill_every: float, within: float) ->
     with running_server(workers=1, extra_env=WEBHOOK_ENV) as server:
         headers = {"Authorization": f"Bearer {server.api_key}"}
         async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as http:
-            r = await http.post("/v1/webhook-endpoints", json={"url": f"http://127.0.0.1:{port}/"})
+            r = await http.post(
+                "/v1/webhook-endpoints", json={"url": f"http://127.0.0.1:{port}/", **UNLIMITED}
+            )
             r.raise_for_status()
         db = await asyncpg.connect(server.database_url)
         ids = [prefixed("msg") for _ in range(events)]

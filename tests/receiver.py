@@ -42,6 +42,7 @@ class Receiver:
         self.received: list[Received] = []
         self.in_flight: dict[str, int] = {}
         self.max_in_flight_per_id = 0
+        self.max_concurrent = 0  # requests open at once, whatever their ids
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
@@ -67,6 +68,7 @@ class Receiver:
         msg_id = headers.get("webhook-id", "")
         self.in_flight[msg_id] = self.in_flight.get(msg_id, 0) + 1
         self.max_in_flight_per_id = max(self.max_in_flight_per_id, self.in_flight[msg_id])
+        self.max_concurrent = max(self.max_concurrent, sum(self.in_flight.values()))
         try:
             reply = self.script(request)
             if reply.delay:

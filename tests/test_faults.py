@@ -219,7 +219,8 @@ async def test_sigterm_finishes_requests_in_flight_and_releases_claimed_webhooks
     plain_url = database_url.replace("+asyncpg", "")
     database = plain_url.rsplit("/", 1)[1].split("?")[0]
     async with Receiver(receiver_script) as receiver:
-        await tenant.create("/v1/webhook-endpoints", {"url": receiver.url})
+        # All 10 in one claimed batch (the default max_in_flight would claim 4 at a time).
+        await tenant.create("/v1/webhook-endpoints", {"url": receiver.url, "max_in_flight": 10})
         ids = await emit(app, tenant.organization_id, "kpi.breached", count=10)
         # Holding the KPI's row makes every batch for it wait inside its transaction, so
         # the requests are surely in flight when SIGTERM arrives.

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -37,6 +38,13 @@ class WebhookEndpoint(TenantMixin, VersionedMixin, Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(32))
     # Start of the current run of failures; any 2xx clears it (auto-disable clock).
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Delivery limits, enforced by the dispatchers' claim (webhooks/queue_repository.py):
+    # messages being sent at once, and messages a second (None: no rate limit).
+    max_in_flight: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
+    throttle_rate: Mapped[int | None] = mapped_column(Integer)
+    # The rate's token bucket, kept by the claim alone (never written through the ORM).
+    throttle_tokens: Mapped[float | None] = mapped_column(Float)
+    throttle_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WebhookSecret(Base):
@@ -71,6 +79,11 @@ class WebhookMessage(Base):
             postgresql_where=text("status IN ('pending', 'retrying')"),
         ),
         Index("ix_webhook_messages_endpoint_created", "endpoint_id", "created_at"),
+        Index(
+            "ix_webhook_messages_sending",
+            "endpoint_id",
+            postgresql_where=text("status = 'sending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

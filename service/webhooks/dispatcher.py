@@ -118,19 +118,22 @@ class Dispatcher:
         self._stop = stop
         while not stop.is_set():
             sent = 0
+            wait = self.config.poll_interval
             try:
                 await self._ensure_listening()
                 await self.reap()
                 sent = await self.dispatch_once()
+                if not sent:
+                    wait = await self._until_next_token(wait)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 logger.exception("webhook dispatch failed; retrying after the poll interval")
-            if sent >= self.config.batch_size:
-                continue  # more may be due right now
+            if sent:
+                # More may be due right now: beyond the batch, or held back by an
+                # endpoint's max_in_flight until the messages just sent were recorded.
+                continue
             self._wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-            await asyncio.wait(
-                waiters, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
 
@@ -159,6 +162,13 @@ class Dispatcher:
         if results:
             await self._record(results)
         return len(claimed)
+
+    async def _until_next_token(self, poll_interval: float) -> float:
+        """How long to sleep: the poll interval, or less when an endpoint held back by its
+        ``throttle_rate`` has messages due and gets its next token sooner."""
+        async with self._pool.acquire() as connection:
+            seconds = await queue.seconds_to_next_token(connection)
+        return poll_interval if seconds is None else min(poll_interval, seconds + 0.001)
 
     async def reap(self) -> int:
         """Messages whose worker died mid-send become due again once their lease expires."""

@@ -55,6 +55,10 @@ class WebhookEndpointNode:
         description="manual, failing, gone or receiver_requested."
     )
     failing_since: datetime | None = strawberry.field(description="Start of current failures.")
+    max_in_flight: int = strawberry.field(description="Messages being sent at once, at most.")
+    throttle_rate: int | None = strawberry.field(
+        description="Messages a second, at most; null: no limit."
+    )
     created_at: datetime = strawberry.field(description="When it was registered.")
     etag: str = strawberry.field(description="Pass as `ifMatch` to change it safely.")
 
@@ -68,6 +72,8 @@ class WebhookEndpointNode:
             disabled=row.disabled,
             disabled_reason=row.disabled_reason,
             failing_since=row.failing_since,
+            max_in_flight=row.max_in_flight,
+            throttle_rate=row.throttle_rate,
             created_at=row.created_at,
             etag=etag_of(row),
         )
@@ -168,6 +174,8 @@ class CreateWebhookEndpointInput:
     event_types: list[str] | None = optional_field("Types or prefixes such as `kpi.*`; none = all.")
     disabled: bool | None = optional_field("Register it disabled.")
     secret: str | None = optional_field("Your own `whsec_` secret; generated if absent.")
+    max_in_flight: int | None = optional_field("Messages sent at once, at most (1-1,000; 4).")
+    throttle_rate: int | None = optional_field("Messages a second, at most (1-10,000).")
 
 
 @strawberry.input(description="Changes to a webhook endpoint.")
@@ -175,6 +183,8 @@ class UpdateWebhookEndpointInput:
     url: str | None = optional_field("New URL (vetted again).")
     description: str | None = optional_field("New description.")
     event_types: list[str] | None = optional_field("New event types.")
+    max_in_flight: int | None = optional_field("Messages sent at once, at most (1-1,000).")
+    throttle_rate: int | None = optional_field("Messages a second, at most; null removes it.")
 
 
 @strawberry.type(description="The endpoint created, and its secret: shown this once.")

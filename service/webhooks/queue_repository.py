@@ -14,14 +14,55 @@ from datetime import datetime
 from typing import Any
 
 CLAIM = """
-WITH due AS (
-    SELECT m.id
-    FROM webhook_messages m
-    JOIN webhook_endpoints e ON e.id = m.endpoint_id
-    WHERE m.status IN ('pending', 'retrying') AND m.next_attempt_at <= now() AND NOT e.disabled
-    ORDER BY m.next_attempt_at
+WITH endpoints AS (
+    -- Endpoints with something due. Locked (``NO KEY UPDATE``: the fan-out's inserts take
+    -- only ``KEY SHARE`` and never wait) so that two claimers count an endpoint's messages
+    -- in flight and spend its tokens one after the other. A claimer waits for another's
+    -- claim (a few milliseconds) rather than skip the endpoint and sleep a poll interval;
+    -- all lock endpoints in id order, and nothing that holds an endpoint waits for a lock
+    -- a claimer holds (messages are taken with SKIP LOCKED).
+    SELECT e.id, e.max_in_flight,
+           -- The token bucket refilled for the time since it was last spent, one second's
+           -- worth at most; NULL without a rate.
+           least(e.throttle_rate::float8,
+                 coalesce(e.throttle_tokens, e.throttle_rate)
+                 + e.throttle_rate * extract(
+                     epoch FROM clock_timestamp() - coalesce(e.throttle_at, clock_timestamp()))
+           ) AS tokens
+    FROM webhook_endpoints e
+    WHERE NOT e.disabled
+      AND EXISTS (SELECT 1 FROM webhook_messages m
+                  WHERE m.endpoint_id = e.id AND m.status IN ('pending', 'retrying')
+                    AND m.next_attempt_at <= now())
+    ORDER BY e.id
+    FOR NO KEY UPDATE OF e
+), allowance AS (
+    SELECT n.id, n.tokens,
+           greatest(0, least(
+               n.max_in_flight - (SELECT count(*) FROM webhook_messages s
+                                  WHERE s.endpoint_id = n.id AND s.status = 'sending'),
+               coalesce(floor(n.tokens)::int, n.max_in_flight))) AS allowed
+    FROM endpoints n
+), due AS (
+    SELECT picked.id, picked.endpoint_id
+    FROM allowance a
+    CROSS JOIN LATERAL (
+        SELECT m.id, m.endpoint_id, m.next_attempt_at
+        FROM webhook_messages m
+        WHERE m.endpoint_id = a.id AND m.status IN ('pending', 'retrying')
+          AND m.next_attempt_at <= now()
+        ORDER BY m.next_attempt_at
+        LIMIT a.allowed
+        FOR UPDATE OF m SKIP LOCKED
+    ) AS picked
+    ORDER BY picked.next_attempt_at
     LIMIT $1
-    FOR UPDATE OF m SKIP LOCKED
+), spent AS (
+    UPDATE webhook_endpoints e
+    SET throttle_tokens = a.tokens - (SELECT count(*) FROM due WHERE due.endpoint_id = a.id),
+        throttle_at = clock_timestamp()
+    FROM allowance a
+    WHERE e.id = a.id AND a.tokens IS NOT NULL
 )
 UPDATE webhook_messages m
 SET status = 'sending',
@@ -41,6 +82,23 @@ RETURNING m.id, m.organization_id, m.event_id, m.endpoint_id, m.attempt_count, m
               ORDER BY s.created_at DESC
           ) AS secrets
 """
+"""Claims due messages, oldest first, at most ``$1``, and per endpoint no more than its
+``max_in_flight`` minus those it has being sent, and than its rate's whole tokens."""
+
+RATE_WAIT = """
+SELECT min((1 - e.throttle_tokens
+            - extract(epoch FROM clock_timestamp() - e.throttle_at) * e.throttle_rate)
+           / e.throttle_rate)
+FROM webhook_endpoints e
+WHERE e.throttle_rate IS NOT NULL AND NOT e.disabled
+  AND e.throttle_tokens + extract(epoch FROM clock_timestamp() - e.throttle_at) * e.throttle_rate
+      < 1
+  AND EXISTS (SELECT 1 FROM webhook_messages m
+              WHERE m.endpoint_id = e.id AND m.status IN ('pending', 'retrying')
+                AND m.next_attempt_at <= now())
+"""
+"""Seconds until an endpoint held back by its rate, with messages due, has a token again;
+NULL when none is."""
 
 RECORD_MESSAGES = """
 UPDATE webhook_messages m
@@ -141,6 +199,11 @@ class Recorded:
     response_body: str | None
     error_class: str | None
     error: str | None
+
+
+async def seconds_to_next_token(connection: Any) -> float | None:
+    seconds = await connection.fetchval(RATE_WAIT)
+    return None if seconds is None else max(0.0, float(seconds))
 
 
 async def claim(connection: Any, limit: int, lease_seconds: float) -> list[Claimed]:

@@ -23,6 +23,26 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 
 
+MaxInFlight = Annotated[
+    Count,
+    Field(
+        ge=1,
+        le=1000,
+        description="Messages being sent to this endpoint at once, by all workers together "
+        "(1 to 1,000). Others wait their turn: delayed, never dropped.",
+    ),
+]
+ThrottleRate = Annotated[
+    Count,
+    Field(
+        ge=1,
+        le=10_000,
+        description="Messages a second to this endpoint, at most (1 to 10,000; bursts up to "
+        "one second's worth). Others wait their turn: delayed, never dropped.",
+    ),
+]
+
+
 class WebhookEndpointCreate(InputModel):
     url: Url = Field(description="Where to POST events; https (vetted against SSRF).")
     description: Annotated[str, StringConstraints(max_length=1000)] | None = None
@@ -36,12 +56,16 @@ class WebhookEndpointCreate(InputModel):
         default=None,
         description="Bring your own `whsec_` secret (24 to 64 bytes); generated if absent.",
     )
+    max_in_flight: MaxInFlight = 4
+    throttle_rate: ThrottleRate | None = None
 
 
 class WebhookEndpointUpdate(InputModel):
     url: Url | None = None
     description: Annotated[str, StringConstraints(max_length=1000)] | None = None
     event_types: list[EventTypePattern] | None = Field(default=None, max_length=100)
+    max_in_flight: MaxInFlight | None = None
+    throttle_rate: ThrottleRate | None = Field(default=None, description="`null` removes it.")
 
 
 class WebhookEndpointRead(OutputModel):
@@ -55,6 +79,8 @@ class WebhookEndpointRead(OutputModel):
         "`receiver_requested`."
     )
     failing_since: UtcDateTime | None
+    max_in_flight: int = Field(description="Messages being sent to it at once, at most.")
+    throttle_rate: int | None = Field(description="Messages a second, at most; null: no limit.")
     created_at: UtcDateTime
     updated_at: UtcDateTime
     version: int

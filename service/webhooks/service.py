@@ -73,6 +73,8 @@ async def create_endpoint(
         event_types=_unique(data.event_types),
         disabled=data.disabled,
         disabled_reason="manual" if data.disabled else None,
+        max_in_flight=data.max_in_flight,
+        throttle_rate=data.throttle_rate,
     )
     await repository.add_endpoint(session, endpoint, box.seal(secret, endpoint.id))
     return endpoint, secret
@@ -115,6 +117,11 @@ async def update_endpoint(
         endpoint.description = changes["description"]
     if changes.get("event_types") is not None:
         endpoint.event_types = _unique(changes["event_types"])
+    if changes.get("max_in_flight") is not None:
+        endpoint.max_in_flight = changes["max_in_flight"]
+    if "throttle_rate" in changes and changes["throttle_rate"] != endpoint.throttle_rate:
+        endpoint.throttle_rate = changes["throttle_rate"]
+        endpoint.throttle_tokens = endpoint.throttle_at = None  # a new rate starts full
     await session.flush()
     return endpoint
 
