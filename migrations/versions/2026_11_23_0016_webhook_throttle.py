@@ -28,7 +28,9 @@ def upgrade() -> None:
         "webhook_endpoints", sa.Column("throttle_at", sa.DateTime(timezone=True), nullable=True)
     )
     op.create_check_constraint(
-        "ck_webhook_endpoints_max_in_flight", "webhook_endpoints", "max_in_flight BETWEEN 1 AND 1000"
+        "ck_webhook_endpoints_max_in_flight",
+        "webhook_endpoints",
+        "max_in_flight BETWEEN 1 AND 1000",
     )
     op.create_check_constraint(
         "ck_webhook_endpoints_throttle_rate",
