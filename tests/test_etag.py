@@ -146,3 +146,46 @@ async def test_graphql_etag_is_the_rest_etag(tenant: Tenant) -> None:
     [rule] = got["alertRules"]
     rest_rule = await tenant.get(f"/v1/kpis/nps/alert-rules/{rule['id']}")
     assert rule["etag"] == rest_rule.headers["etag"]
+
+
+async def test_a_check_in_is_not_an_edit_of_its_key_result_or_objective(tenant: Tenant) -> None:
+    cycle = await tenant.create("/v1/cycles", {"name": "Past", **PAST})
+    objective = await tenant.create("/v1/objectives", {"title": "O", "cycle_id": cycle["id"]})
+    kr_body = {"title": "KR", "type": "increase", "start": 0, "target": 10}
+    kr = await tenant.create(f"/v1/objectives/{objective['id']}/key-results", kr_body)
+    urls = [f"/v1/objectives/{objective['id']}", f"/v1/key-results/{kr['id']}"]
+    tags = [(await tenant.get(url)).headers["etag"] for url in urls]
+
+    await tenant.create(f"/v1/key-results/{kr['id']}/check-ins", {"value": 5})
+
+    for url, etag in zip(urls, tags, strict=True):
+        fresh = await cached_get(tenant, url, etag)
+        assert fresh.status_code == 200, url
+        assert fresh.json()["progress"]["value"] == pytest.approx(0.5)
+        assert version_part(fresh.headers["etag"]) == version_part(etag)
+        edited = await tenant.patch(url, json={"title": "Renamed"}, headers={"If-Match": etag})
+        assert edited.status_code == 200, edited.text
+        stale = await tenant.patch(url, json={"title": "Lost"}, headers={"If-Match": etag})
+        assert stale.status_code == 412, stale.text
+
+
+async def test_a_kpi_driven_key_result_follows_readings_without_a_new_version(
+    tenant: Tenant,
+) -> None:
+    cycle = await tenant.create("/v1/cycles", {"name": "Past", **PAST})
+    objective = await tenant.create("/v1/objectives", {"title": "O", "cycle_id": cycle["id"]})
+    kpi = await tenant.create("/v1/kpis", {"key": "nps", "name": "NPS"})
+    kr_body = {"title": "KR", "type": "increase", "start": 0, "target": 10, "kpi_id": kpi["id"]}
+    kr = await tenant.create(f"/v1/objectives/{objective['id']}/key-results", kr_body)
+    url = f"/v1/key-results/{kr['id']}"
+    etag = (await tenant.get(url)).headers["etag"]
+
+    stored = await tenant.post("/v1/kpis/nps/readings", json={"value": 7.0})
+    assert stored.status_code == 201, stored.text
+
+    fresh = await cached_get(tenant, url, etag)
+    assert fresh.status_code == 200 and fresh.json()["current"] == 7.0
+    assert version_part(fresh.headers["etag"]) == version_part(etag)
+    edited = await tenant.patch(url, json={"target": 20}, headers={"If-Match": etag})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["progress"]["value"] == pytest.approx(0.35)
