@@ -189,3 +189,19 @@ async def test_a_kpi_driven_key_result_follows_readings_without_a_new_version(
     edited = await tenant.patch(url, json={"target": 20}, headers={"If-Match": etag})
     assert edited.status_code == 200, edited.text
     assert edited.json()["progress"]["value"] == pytest.approx(0.35)
+
+
+async def test_webhook_endpoint_tags_agree_and_leave_the_secret_out(tenant: Tenant) -> None:
+    """The 201 of a create carries the tag of what GET serves (the secret is only in the
+    create's answer), and GraphQL's tag is the same."""
+    created = await tenant.post(
+        "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook", "event_types": []}
+    )
+    assert created.status_code == 201, created.text
+    url = f"/v1/webhook-endpoints/{created.json()['id']}"
+    read = await tenant.get(url)
+    assert read.headers["etag"] == created.headers["etag"]
+    got = await data(tenant, "{ webhookEndpoints { edges { node { etag } } } }")
+    [edge] = got["webhookEndpoints"]["edges"]
+    assert edge["node"]["etag"] == read.headers["etag"]
+    assert (await cached_get(tenant, url, read.headers["etag"])).status_code == 304
