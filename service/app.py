@@ -45,8 +45,12 @@ Meridian is an API-first service for OKRs and KPIs.
 
 Authenticate with an API key: `Authorization: Bearer mrd_...`. Errors are RFC 9457
 `application/problem+json`. Lists are cursor-paginated (`limit`, `cursor` → `next_cursor`).
-Reads return an `ETag`; send it as `If-Match` on `PATCH`. Send `Idempotency-Key` on `POST`
-to make retries safe.
+Single-resource reads return a strong `ETag`, `"<id>-<version>.<digest>"`, whose digest
+covers the whole representation, computed fields included (progress, pace, health, a KPI's
+latest reading): `If-None-Match` answers `304` only while none of it changed. Send the ETag
+as `If-Match` on `PATCH`: it is compared on `<id>-<version>` only, the resource's own
+fields, so a new reading, a check-in or time passing does not make it stale (`412`).
+Send `Idempotency-Key` on `POST` to make retries safe.
 """
 
 

@@ -36,8 +36,9 @@ async def create_cycle(
     """Create a cycle; names are unique within the organization."""
     cycle = await service.create_cycle(session, principal, body)
     response.headers["Location"] = f"/v1/cycles/{cycle.id}"
-    response.headers["ETag"] = etag_of(cycle)
-    return CycleRead.model_validate(cycle)
+    read = CycleRead.model_validate(cycle)
+    response.headers["ETag"] = etag_of(cycle, read)
+    return read
 
 
 @router.get("/cycles/{cycle_id}", operation_id="getCycle")
@@ -50,8 +51,9 @@ async def get_cycle(
 ) -> CycleRead:
     """One cycle."""
     cycle = await service.get_cycle(session, principal, cycle_id)
-    set_etag(response, request, cycle)
-    return CycleRead.model_validate(cycle)
+    read = CycleRead.model_validate(cycle)
+    set_etag(response, request, cycle, read)
+    return read
 
 
 @router.patch("/cycles/{cycle_id}", operation_id="updateCycle")
@@ -66,8 +68,9 @@ async def update_cycle(
 ) -> CycleRead:
     """Rename, move dates or change status."""
     cycle = await service.update_cycle(session, principal, cycle_id, body, if_match)
-    set_etag(response, request, cycle)
-    return CycleRead.model_validate(cycle)
+    read = CycleRead.model_validate(cycle)
+    set_etag(response, request, cycle, read)
+    return read
 
 
 @router.delete(

@@ -15,7 +15,7 @@ from strawberry.scalars import JSON
 
 from service.alignment.graph import ROLLUPS, HealthStatus, LinkKind, Rollup
 from service.alignment.service import NodeState, state_of
-from service.api.etag import etag_of
+from service.api.etag import ETAG_FIELD_DESCRIPTION, etag_of
 from service.common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from service.cycles.graphql import CycleNode
 from service.errors import NotFound, ValidationFailed
@@ -24,6 +24,7 @@ from service.goals.explain import key_result_progress_of, objective_progress_of
 from service.goals.pace import PaceStatus
 from service.goals.progress import KeyResultType, Progress
 from service.goals.schemas import CheckInSource, ObjectiveStatus, Outcome, Unit
+from service.goals.views import key_result_read, objective_read
 from service.graphql.context import Info
 from service.graphql.types import After, Connection, First, Id, connection, page_request
 from service.models import CheckIn, KeyResult, Objective, ObjectiveLink
@@ -129,7 +130,6 @@ class KeyResultNode:
     weight: float = strawberry.field(description="Weight in the objective's progress.")
     owner_id: uuid.UUID | None = strawberry.field(description="Id of the owner, if any.")
     current: float | None = strawberry.field(description="Value of the latest check-in.")
-    etag: str = strawberry.field(description="Version tag; pass as `ifMatch` when updating.")
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
 
@@ -144,8 +144,11 @@ class KeyResultNode:
             **_copy(row, cls.FIELDS + cls.MORE + cls.TIMES),
             type=KeyResultType(row.type),
             unit=Unit(row.unit),
-            etag=etag_of(row),
         )
+
+    @strawberry.field(description=ETAG_FIELD_DESCRIPTION)
+    def etag(self) -> str:
+        return etag_of(self.row, key_result_read(self.row))
 
     @strawberry.field(description="Progress with its formula and inputs.")
     def progress(self) -> ProgressNode:
@@ -189,7 +192,6 @@ class ObjectiveNode:
     status: ObjectiveStatus = strawberry.field(description="Draft, active, closed or archived.")
     outcome: Outcome | None = strawberry.field(description="How it ended, once closed.")
     final_score: float | None = strawberry.field(description="Score 0..1 frozen on closing.")
-    etag: str = strawberry.field(description="Version tag; pass as `ifMatch` when updating.")
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
 
@@ -202,8 +204,17 @@ class ObjectiveNode:
             **_copy(row, (*cls.FIELDS, "created_at", "updated_at")),
             status=ObjectiveStatus(row.status),
             outcome=Outcome(row.outcome) if row.outcome else None,
-            etag=etag_of(row),
         )
+
+    @strawberry.field(description=ETAG_FIELD_DESCRIPTION)
+    async def etag(self, info: Info) -> str:
+        # The REST representation, from the same rows REST reads (through the loaders).
+        cycle = await info.context.loaders.cycle.load(self.cycle_id)
+        assert cycle is not None  # the foreign key restricts deleting a used cycle
+        key_results = await info.context.loaders.key_results_by_objective.load(self.id)
+        standing = await info.context.loaders.standing.load(self.id)
+        view = service.ObjectiveView(self.row, cycle, list(key_results), standing)
+        return etag_of(self.row, objective_read(view, service.now()))
 
     @strawberry.field(description="The key results, in creation order.")
     async def key_results(self, info: Info) -> list[KeyResultNode]:

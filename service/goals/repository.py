@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_dirty, set_committed_value
 
 from service.common.pagination import PageRequest, apply_keyset, decode_cursor
 from service.kpis.readings_repository import driver_of
@@ -164,3 +165,29 @@ async def add_check_ins(session: AsyncSession, rows: Sequence[dict[str, object]]
     """Many check-ins in one batched INSERT (readings can bring thousands at once)."""
     if rows:
         await session.execute(insert(CheckIn), list(rows))
+
+
+async def store_computed(
+    session: AsyncSession, row: Objective | KeyResult, values: dict[str, object]
+) -> None:
+    """Store fields computed from other rows (a key result's latest check-in, progress)
+    without moving ``version``: the version is what ``If-Match`` guards, the client's own
+    edits, and a check-in is not one (the ETag's digest covers these fields).
+
+    An ORM flush would move the version, so this is a plain UPDATE (the ORM's version
+    counter applies to flushes only), and the loaded row takes the values as committed,
+    never dirty, so no later flush writes them again. Callers hold the row's lock."""
+    model = type(row)
+    stmt = (
+        update(model)
+        .where(model.id == row.id, model.organization_id == row.organization_id)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(stmt)
+    for name, value in values.items():
+        set_committed_value(row, name, value)
+    # Without a change of its own the row would be outside what a rolled-back SAVEPOINT (a
+    # failed GraphQL mutation) expires, and keep these values in memory; flagged, it is
+    # expired like any changed row, and a flush finds no column to write (so no version).
+    flag_dirty(row)

@@ -59,8 +59,9 @@ async def create_objective(
     """Create an objective in a cycle, owned by a person and/or a team."""
     view = await service.create_objective(session, principal, body)
     response.headers["Location"] = f"/v1/objectives/{view.objective.id}"
-    response.headers["ETag"] = etag_of(view.objective)
-    return objective_read(view, service.now())
+    read = objective_read(view, service.now())
+    response.headers["ETag"] = etag_of(view.objective, read)
+    return read
 
 
 @router.get("/objectives/{objective_id}", operation_id="getObjective")
@@ -73,8 +74,9 @@ async def get_objective(
 ) -> ObjectiveRead:
     """One objective with its explainable progress and pace."""
     view = await service.get_objective(session, principal, objective_id)
-    set_etag(response, request, view.objective)
-    return objective_read(view, service.now())
+    read = objective_read(view, service.now())
+    set_etag(response, request, view.objective, read)
+    return read
 
 
 @router.patch("/objectives/{objective_id}", operation_id="updateObjective")
@@ -89,8 +91,9 @@ async def update_objective(
 ) -> ObjectiveRead:
     """Change fields; send `If-Match` with the ETag you read to avoid overwriting others."""
     view = await service.update_objective(session, principal, objective_id, body, if_match)
-    set_etag(response, request, view.objective)
-    return objective_read(view, service.now())
+    read = objective_read(view, service.now())
+    set_etag(response, request, view.objective, read)
+    return read
 
 
 @router.delete(
@@ -143,8 +146,9 @@ async def get_key_result(
 ) -> KeyResultRead:
     """One key result with its current value and explainable progress."""
     kr = await service.get_key_result(session, principal, key_result_id)
-    set_etag(response, request, kr)
-    return key_result_read(kr)
+    read = key_result_read(kr)
+    set_etag(response, request, kr, read)
+    return read
 
 
 @router.patch("/key-results/{key_result_id}", operation_id="updateKeyResult")
@@ -159,8 +163,9 @@ async def update_key_result(
 ) -> KeyResultRead:
     """Change a key result; the definition is checked again as a whole."""
     kr = await service.update_key_result(session, principal, key_result_id, body, if_match)
-    set_etag(response, request, kr)
-    return key_result_read(kr)
+    read = key_result_read(kr)
+    set_etag(response, request, kr, read)
+    return read
 
 
 @router.delete(

@@ -22,7 +22,7 @@ from service.common.repository import get_many_scoped, get_scoped
 from service.errors import NotFound, ValidationFailed
 from service.goals import events, repository
 from service.goals.explain import definition_of, key_result_progress_of, objective_progress_of
-from service.goals.progress import KeyResultType, definition_problems
+from service.goals.progress import KeyResultType, definition_problems, key_result_progress
 from service.goals.schemas import (
     CheckInCreate,
     KeyResultCreate,
@@ -245,12 +245,8 @@ async def record_check_in(
     await repository.add(session, check_in)
     latest = await repository.latest_check_in(session, org, kr.id)
     assert latest is not None
-    kr.current = latest.value
-    kr.last_check_in_at = latest.observed_at
-    _refresh_key_result_progress(kr)
-    objective.last_check_in_at = max(filter(None, [objective.last_check_in_at, observed_at]))
-    await session.flush()
-    await _refresh_objective_progress(session, objective)
+    await _follow_latest_check_in(session, kr, latest.value, latest.observed_at)
+    await _refresh_objective_progress(session, objective, checked_in_at=observed_at)
     await events.key_result_checked_in(session, kr, check_in)
     return check_in
 
@@ -354,13 +350,31 @@ def _refresh_key_result_progress(kr: KeyResult) -> None:
     kr.progress_value, kr.progress_raw = progress.value, progress.raw
 
 
-async def _refresh_objective_progress(session: AsyncSession, objective: Objective) -> None:
+async def _follow_latest_check_in(
+    session: AsyncSession, kr: KeyResult, value: float, observed_at: datetime
+) -> None:
+    """``current`` is the latest check-in's value: computed, so stored without moving the
+    key result's version (a check-in does not make a PATCH of its definition stale)."""
+    progress = key_result_progress(definition_of(kr), value)
+    values = {"current": value, "last_check_in_at": observed_at, "updated_at": utcnow()}
+    values |= {"progress_value": progress.value, "progress_raw": progress.raw}
+    await repository.store_computed(session, kr, values)
+
+
+async def _refresh_objective_progress(
+    session: AsyncSession, objective: Objective, checked_in_at: datetime | None = None
+) -> None:
+    """Progress from the key results, stored without moving the objective's version: key
+    results and check-ins are not edits of the objective's own fields, so they must not
+    make a PATCH of it stale. Its ETag still moves, through the digest of what it shows."""
     krs = await repository.key_results_of(session, objective.organization_id, [objective.id])
     progress = objective_progress_of(krs)
-    objective.progress_value, objective.progress_raw = progress.value, progress.raw
-    # Key results are part of the objective's representation: any change moves its ETag.
-    objective.updated_at = utcnow()
-    await session.flush()
+    values: dict[str, object] = {"progress_value": progress.value, "progress_raw": progress.raw}
+    values["updated_at"] = utcnow()  # key results are part of what the objective shows
+    if checked_in_at is not None:
+        stamps = [objective.last_check_in_at, checked_in_at]
+        values["last_check_in_at"] = max(filter(None, stamps))
+    await repository.store_computed(session, objective, values)
 
 
 def progress_explanation(kr_or_view: KeyResult | ObjectiveView) -> dict[str, Any]:
@@ -418,24 +432,10 @@ async def follow_kpi_readings(
         by_kpi.setdefault(reading.kpi_id, []).append(reading)
     rows: list[dict[str, Any]] = []
     for kr in krs:
-        for reading in by_kpi.get(kr.kpi_id, []) if kr.kpi_id else []:
-            rows.append(
-                {
-                    "id": uuid.uuid4(),
-                    "organization_id": org,
-                    "key_result_id": kr.id,
-                    "value": reading.value,
-                    "source": "kpi",
-                    "author": reading.source[:200],
-                    "observed_at": reading.observed_at,
-                    "value_before": kr.current,
-                    "progress_before": kr.progress_value,
-                    "created_at": utcnow(),
-                }
-            )
-            if kr.last_check_in_at is None or reading.observed_at >= kr.last_check_in_at:
-                kr.current, kr.last_check_in_at = reading.value, reading.observed_at
-                _refresh_key_result_progress(kr)
+        check_ins, latest = _kpi_check_ins(org, kr, by_kpi.get(kr.kpi_id, []) if kr.kpi_id else [])
+        rows += check_ins
+        if latest is not None:
+            await _follow_latest_check_in(session, kr, latest.value, latest.observed_at)
     await repository.add_check_ins(session, rows)
     for kr in krs:
         count = sum(1 for row in rows if row["key_result_id"] == kr.id)
@@ -443,6 +443,35 @@ async def follow_kpi_readings(
             await events.key_result_checked_in(session, kr, None, count)
     for objective in objectives:
         stamps = [k.last_check_in_at for k in krs if k.objective_id == objective.id]
-        objective.last_check_in_at = max(filter(None, [objective.last_check_in_at, *stamps]))
-        await _refresh_objective_progress(session, objective)
+        newest = max(filter(None, stamps), default=None)
+        await _refresh_objective_progress(session, objective, checked_in_at=newest)
     return len(rows)
+
+
+def _kpi_check_ins(
+    org: uuid.UUID, kr: KeyResult, readings: Sequence[KpiObservation]
+) -> tuple[list[dict[str, Any]], KpiObservation | None]:
+    """Check-in rows for ``readings`` (oldest first), each with the value and progress it
+    found, and the reading ``current`` now follows, if one is newer than the latest."""
+    current, progress, latest_at = kr.current, kr.progress_value, kr.last_check_in_at
+    rows: list[dict[str, Any]] = []
+    latest = None
+    for reading in readings:
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "organization_id": org,
+                "key_result_id": kr.id,
+                "value": reading.value,
+                "source": "kpi",
+                "author": reading.source[:200],
+                "observed_at": reading.observed_at,
+                "value_before": current,
+                "progress_before": progress,
+                "created_at": utcnow(),
+            }
+        )
+        if latest_at is None or reading.observed_at >= latest_at:
+            latest, current, latest_at = reading, reading.value, reading.observed_at
+            progress = key_result_progress(definition_of(kr), current).value
+    return rows, latest

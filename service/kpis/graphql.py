@@ -24,7 +24,7 @@ from typing import Annotated, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from service.api.etag import etag_of
+from service.api.etag import ETAG_FIELD_DESCRIPTION, etag_of
 from service.common.pagination import DEFAULT_LIMIT, PageRequest, encode_keyset
 from service.errors import NotFound
 from service.graphql.context import Info
@@ -43,6 +43,7 @@ from service.kpis.durations import format_duration
 from service.kpis.evaluation import OnNoData, State
 from service.kpis.schemas import Aggregation, BucketRead, Direction, Health, ReadingRead
 from service.kpis.thresholds import Operator, Severity
+from service.kpis.views import kpi_read, rule_read
 from service.models import AlertRule, AlertState, Kpi
 from service.people.graphql import PersonNode
 from service.teams.graphql import TeamNode
@@ -103,6 +104,7 @@ class ReadingSeriesNode:
 
 @strawberry.type(name="AlertRule", description="When a KPI breaches, and how it recovers.")
 class AlertRuleNode:
+    row: strawberry.Private[AlertRule]
     id: uuid.UUID = strawberry.field(description="The rule's id.")
     kpi_id: uuid.UUID = strawberry.field(description="The KPI it watches.")
     name: str = strawberry.field(description="A label for the rule.")
@@ -126,13 +128,13 @@ class AlertRuleNode:
     labels: JSON = strawberry.field(description="String labels carried by its alerts.")
     annotations: JSON = strawberry.field(description="String annotations, e.g. `summary`.")
     version: int = strawberry.field(description="Moves with every change.")
-    etag: str = strawberry.field(description="Version tag; pass as `ifMatch` when updating.")
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
 
     @classmethod
     def of(cls, row: AlertRule) -> AlertRuleNode:
         return cls(
+            row=row,
             id=row.id,
             kpi_id=row.kpi_id,
             name=row.name,
@@ -156,10 +158,13 @@ class AlertRuleNode:
             labels=cast(JSON, dict(row.labels or {})),
             annotations=cast(JSON, dict(row.annotations or {})),
             version=row.version,
-            etag=etag_of(row),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+    @strawberry.field(description=ETAG_FIELD_DESCRIPTION)
+    def etag(self) -> str:
+        return etag_of(self.row, rule_read(self.row))
 
 
 @strawberry.type(name="Alert", description="The current state of one alert series (a rule).")
@@ -225,7 +230,6 @@ class KpiNode:
     target: float | None = strawberry.field(description="The value to be at or beyond.")
     health: Health = strawberry.field(description="The latest value against the target.")
     latest: LatestReadingNode | None = strawberry.field(description="The newest reading.")
-    etag: str = strawberry.field(description="Version tag; pass as `ifMatch` when updating.")
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
 
@@ -247,10 +251,13 @@ class KpiNode:
             target=row.target,
             health=service.health_of(row),
             latest=latest,
-            etag=etag_of(row),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+    @strawberry.field(description=ETAG_FIELD_DESCRIPTION)
+    def etag(self) -> str:
+        return etag_of(self.row, kpi_read(self.row))
 
     @strawberry.field(description="The owning person, if any.")
     async def owner(self, info: Info) -> PersonNode | None:

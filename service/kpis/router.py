@@ -64,8 +64,9 @@ async def create_kpi(
     """Create a KPI. With a `target` and no rule, a default rule breaches on the wrong side."""
     kpi = await service.create_kpi(session, principal, body)
     response.headers["Location"] = f"/v1/kpis/{kpi.id}"
-    response.headers["ETag"] = etag_of(kpi)
-    return kpi_read(kpi)
+    read = kpi_read(kpi)
+    response.headers["ETag"] = etag_of(kpi, read)
+    return read
 
 
 @router.get("/kpis/{kpi_ref}", operation_id="getKpi")
@@ -78,8 +79,9 @@ async def get_kpi(
 ) -> KpiRead:
     """One KPI, by id or key."""
     kpi = await service.get_kpi(session, principal, kpi_ref)
-    set_etag(response, request, kpi)
-    return kpi_read(kpi)
+    read = kpi_read(kpi)
+    set_etag(response, request, kpi, read)
+    return read
 
 
 @router.patch("/kpis/{kpi_ref}", operation_id="updateKpi")
@@ -94,8 +96,9 @@ async def update_kpi(
 ) -> KpiRead:
     """Change a KPI; a new target moves its default rule."""
     kpi = await service.update_kpi(session, principal, kpi_ref, body, if_match)
-    set_etag(response, request, kpi)
-    return kpi_read(kpi)
+    read = kpi_read(kpi)
+    set_etag(response, request, kpi, read)
+    return read
 
 
 @router.delete("/kpis/{kpi_ref}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteKpi")
@@ -202,8 +205,9 @@ async def get_alert_rule(
 ) -> AlertRuleRead:
     """One rule."""
     rule = await rules_service.get_rule(session, principal, kpi_ref, rule_id)
-    set_etag(response, request, rule)
-    return rule_read(rule)
+    read = rule_read(rule)
+    set_etag(response, request, rule, read)
+    return read
 
 
 @router.patch("/kpis/{kpi_ref}/alert-rules/{rule_id}", operation_id="updateAlertRule")
@@ -213,11 +217,14 @@ async def update_alert_rule(
     kpi_ref: KpiRef,
     rule_id: uuid.UUID,
     body: AlertRuleUpdate,
+    response: Response,
     if_match: IfMatch = None,
 ) -> AlertRuleRead:
     """Change a rule: its version moves and its series restarts from ok."""
     rule = await rules_service.update_rule(session, principal, kpi_ref, rule_id, body, if_match)
-    return rule_read(rule)
+    read = rule_read(rule)
+    response.headers["ETag"] = etag_of(rule, read)
+    return read
 
 
 @router.delete(

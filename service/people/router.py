@@ -46,8 +46,9 @@ async def create_person(
     """Create a person; `user_name` and `external_id` are unique in the organization."""
     person = await service.create_person(session, principal, body)
     response.headers["Location"] = f"/v1/people/{person.id}"
-    response.headers["ETag"] = etag_of(person)
-    return PersonRead.model_validate(person)
+    read = PersonRead.model_validate(person)
+    response.headers["ETag"] = etag_of(person, read)
+    return read
 
 
 @router.post("/people/sync", operation_id="syncPeople")
@@ -70,8 +71,9 @@ async def get_person(
 ) -> PersonRead:
     """One person."""
     person = await service.get_person(session, principal, person_id)
-    set_etag(response, request, person)
-    return PersonRead.model_validate(person)
+    read = PersonRead.model_validate(person)
+    set_etag(response, request, person, read)
+    return read
 
 
 @router.patch("/people/{person_id}", operation_id="updatePerson")
@@ -86,8 +88,9 @@ async def update_person(
 ) -> PersonRead:
     """Change a person; a manager loop is refused with 409."""
     person = await service.update_person(session, principal, person_id, body, if_match)
-    set_etag(response, request, person)
-    return PersonRead.model_validate(person)
+    read = PersonRead.model_validate(person)
+    set_etag(response, request, person, read)
+    return read
 
 
 @router.delete(

@@ -51,8 +51,9 @@ async def create_team(
     """Create a team, optionally under a parent team and with members."""
     view = await service.create_team(session, principal, body)
     response.headers["Location"] = f"/v1/teams/{view.team.id}"
-    response.headers["ETag"] = etag_of(view.team)
-    return team_read(view)
+    read = team_read(view)
+    response.headers["ETag"] = etag_of(view.team, read)
+    return read
 
 
 @router.get("/teams/{team_id}", operation_id="getTeam")
@@ -65,8 +66,9 @@ async def get_team(
 ) -> TeamRead:
     """One team with its member ids."""
     view = await service.get_team(session, principal, team_id)
-    set_etag(response, request, view.team)
-    return team_read(view)
+    read = team_read(view)
+    set_etag(response, request, view.team, read)
+    return read
 
 
 @router.patch("/teams/{team_id}", operation_id="updateTeam")
@@ -81,8 +83,9 @@ async def update_team(
 ) -> TeamRead:
     """Change a team; `member_ids` replaces the membership; a parent loop is refused (409)."""
     view = await service.update_team(session, principal, team_id, body, if_match)
-    set_etag(response, request, view.team)
-    return team_read(view)
+    read = team_read(view)
+    set_etag(response, request, view.team, read)
+    return read
 
 
 @router.delete(

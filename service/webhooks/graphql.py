@@ -12,7 +12,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 
-from service.api.etag import etag_of
+from service.api.etag import ETAG_FIELD_DESCRIPTION, etag_of
 from service.auth.keys import Principal
 from service.common.pagination import DEFAULT_LIMIT
 from service.errors import NotFound
@@ -41,11 +41,17 @@ from service.graphql.types import (
 )
 from service.models import Event, WebhookEndpoint, WebhookMessage
 from service.webhooks import service
-from service.webhooks.schemas import SecretRotate, WebhookEndpointCreate, WebhookEndpointUpdate
+from service.webhooks.schemas import (
+    SecretRotate,
+    WebhookEndpointCreate,
+    WebhookEndpointRead,
+    WebhookEndpointUpdate,
+)
 
 
 @strawberry.type(name="WebhookEndpoint", description="Where events are delivered (no secret).")
 class WebhookEndpointNode:
+    row: strawberry.Private[WebhookEndpoint]
     id: uuid.UUID = strawberry.field(description="The endpoint's id.")
     url: str = strawberry.field(description="Where events are POSTed.")
     description: str | None = strawberry.field(description="What it is for.")
@@ -60,11 +66,11 @@ class WebhookEndpointNode:
         description="Messages a second, at most; null: no limit."
     )
     created_at: datetime = strawberry.field(description="When it was registered.")
-    etag: str = strawberry.field(description="Pass as `ifMatch` to change it safely.")
 
     @classmethod
     def of(cls, row: WebhookEndpoint) -> WebhookEndpointNode:
         return cls(
+            row=row,
             id=row.id,
             url=row.url,
             description=row.description,
@@ -75,8 +81,11 @@ class WebhookEndpointNode:
             max_in_flight=row.max_in_flight,
             throttle_rate=row.throttle_rate,
             created_at=row.created_at,
-            etag=etag_of(row),
         )
+
+    @strawberry.field(description=ETAG_FIELD_DESCRIPTION)
+    def etag(self) -> str:
+        return etag_of(self.row, WebhookEndpointRead.model_validate(self.row))
 
 
 @strawberry.type(name="Delivery", description="One event's delivery to one endpoint.")

@@ -60,8 +60,9 @@ async def create_endpoint(
     """Register an endpoint. The URL is resolved and vetted; the secret is returned only here."""
     endpoint, secret = await service.create_endpoint(session, principal, body, policy, box)
     response.headers["Location"] = f"/v1/webhook-endpoints/{endpoint.id}"
-    response.headers["ETag"] = etag_of(endpoint)
     read = WebhookEndpointRead.model_validate(endpoint)
+    # The tag of what GET serves: the secret is only in this answer, and not in the tag.
+    response.headers["ETag"] = etag_of(endpoint, read)
     return WebhookEndpointCreated(**read.model_dump(), secret=secret)
 
 
@@ -89,8 +90,9 @@ async def get_endpoint(
 ) -> WebhookEndpointRead:
     """One endpoint (never its secret)."""
     endpoint = await service.get_endpoint(session, principal, endpoint_id)
-    set_etag(response, request, endpoint)
-    return WebhookEndpointRead.model_validate(endpoint)
+    read = WebhookEndpointRead.model_validate(endpoint)
+    set_etag(response, request, endpoint, read)
+    return read
 
 
 @router.patch("/webhook-endpoints/{endpoint_id}", operation_id="updateWebhookEndpoint")
@@ -107,8 +109,9 @@ async def update_endpoint(
     endpoint = await service.update_endpoint(
         session, principal, endpoint_id, body, if_match, policy
     )
-    response.headers["ETag"] = etag_of(endpoint)
-    return WebhookEndpointRead.model_validate(endpoint)
+    read = WebhookEndpointRead.model_validate(endpoint)
+    response.headers["ETag"] = etag_of(endpoint, read)
+    return read
 
 
 @router.delete(
@@ -129,8 +132,9 @@ async def enable_endpoint(
 ) -> WebhookEndpointRead:
     """Enable again; the failure clock restarts. `recover` sends what failed meanwhile."""
     endpoint = await service.set_disabled(session, principal, endpoint_id, False)
-    response.headers["ETag"] = etag_of(endpoint)
-    return WebhookEndpointRead.model_validate(endpoint)
+    read = WebhookEndpointRead.model_validate(endpoint)
+    response.headers["ETag"] = etag_of(endpoint, read)
+    return read
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/disable", operation_id="disableWebhookEndpoint")
@@ -139,8 +143,9 @@ async def disable_endpoint(
 ) -> WebhookEndpointRead:
     """Stop sending; queued messages are canceled (recover them after enabling)."""
     endpoint = await service.set_disabled(session, principal, endpoint_id, True)
-    response.headers["ETag"] = etag_of(endpoint)
-    return WebhookEndpointRead.model_validate(endpoint)
+    read = WebhookEndpointRead.model_validate(endpoint)
+    response.headers["ETag"] = etag_of(endpoint, read)
+    return read
 
 
 @router.post(
