@@ -5,11 +5,13 @@ not turn a PATCH into 412. REST and GraphQL give the same tag for the same state
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from service.models.base import utcnow
 from tests.conftest import Tenant
 from tests.test_graphql import data
 
@@ -205,3 +207,23 @@ async def test_webhook_endpoint_tags_agree_and_leave_the_secret_out(tenant: Tena
     [edge] = got["webhookEndpoints"]["edges"]
     assert edge["node"]["etag"] == read.headers["etag"]
     assert (await cached_get(tenant, url, read.headers["etag"])).status_code == 304
+
+
+async def test_an_objective_in_a_running_cycle_can_answer_304(tenant: Tenant) -> None:
+    """Pace moves minute by minute, not on every read, so a client polling a running
+    cycle's objective gets 304s between changes."""
+    today = utcnow().date()
+    running = {
+        "start_date": str(today - timedelta(days=30)),
+        "end_date": str(today + timedelta(days=60)),
+    }
+    cycle = await tenant.create("/v1/cycles", {"name": "Now", **running})
+    objective = await tenant.create("/v1/objectives", {"title": "O", "cycle_id": cycle["id"]})
+    url = f"/v1/objectives/{objective['id']}"
+    for _ in range(3):  # a read may straddle a minute boundary; the next one will not
+        first = await tenant.get(url)
+        assert first.json()["pace"]["expected"] > 0
+        again = await cached_get(tenant, url, first.headers["etag"])
+        if again.status_code == 304:
+            break
+    assert again.status_code == 304

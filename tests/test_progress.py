@@ -351,6 +351,13 @@ def test_expected_progress_is_linear_and_inclusive_of_the_last_day() -> None:
     assert expected_progress(START, END, at(40)) == 1.0
 
 
+def test_expected_progress_moves_minute_by_minute() -> None:
+    noon = at(6, 12)
+    same = [expected_progress(START, END, noon + timedelta(seconds=s)) for s in (0, 1, 59.9)]
+    assert len(set(same)) == 1
+    assert expected_progress(START, END, noon + timedelta(minutes=1)) > same[0]
+
+
 def test_pace_not_started_before_the_cycle() -> None:
     result = pace(0.5, START, END, at(1) - timedelta(hours=1), has_check_ins=True)
     assert result.status is PaceStatus.NOT_STARTED

@@ -23,10 +23,14 @@ class Pace(NamedTuple):
 
 
 def expected_progress(start: date, end: date, now: datetime) -> float:
-    """Share of the cycle elapsed: 0 before its first day, 1 after its last (inclusive)."""
+    """Share of the cycle elapsed: 0 before its first day, 1 after its last (inclusive).
+
+    Counted in whole minutes: a minute of a cycle moves the expectation by a few
+    millionths, and a representation that changed on every read could never answer
+    ``304 Not Modified`` (its ETag covers the pace it shows)."""
     begins = datetime.combine(start, time.min, UTC)
     ends = datetime.combine(end, time.min, UTC) + timedelta(days=1)
-    return clamp((now - begins) / (ends - begins))
+    return clamp((now.replace(second=0, microsecond=0) - begins) / (ends - begins))
 
 
 def pace(
