@@ -79,11 +79,17 @@ class AlignmentQuery:
         async with ctx.db_lock:
             if root_id is not None:
                 graph = await service.tree(
-                    ctx.session, ctx.principal, root_id, direction, depth, utcnow()
+                    ctx.session,
+                    ctx.principal,
+                    root_id,
+                    direction,
+                    depth,
+                    utcnow(),
+                    service.as_graph,
                 )
             else:
                 graph = await service.alignment(
-                    ctx.session, ctx.principal, cycle_id, team_id, utcnow()
+                    ctx.session, ctx.principal, cycle_id, team_id, utcnow(), service.as_graph
                 )
         cap = get_settings().graphql_alignment_max_nodes
         if len(graph.nodes) > cap:
