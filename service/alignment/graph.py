@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -92,7 +93,10 @@ def depth_if_linked(
 # ---- roll-ups -------------------------------------------------------------------------
 
 
-class Edge(NamedTuple):
+@dataclass
+class Edge:
+    """A link (a plain dataclass like ``Pace``: ``orjson`` encodes it as the REST edge)."""
+
     parent_id: Any
     child_id: Any
     weight: float
@@ -235,7 +239,8 @@ class KpiSignal(NamedTuple):
     severity: str | None
 
 
-class Health(NamedTuple):
+@dataclass
+class Health:
     status: HealthStatus
     reasons: list[str]
 

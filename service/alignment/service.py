@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,9 +54,13 @@ class NodeState:
     health: Health
 
 
-class Node(NamedTuple):
-    """One objective of a tree or forest. Ids are strings: a forest encodes 400,000 of
-    them, and asyncpg's UUID subclass takes pydantic-core's slow path."""
+@dataclass
+class Node:
+    """One objective of a tree or forest, exactly the fields of ``AlignmentNodeRead`` and
+    GraphQL's ``AlignmentNode``: ``orjson`` encodes it (and ``Progress``, ``Pace``,
+    ``Health``) as the REST node, GraphQL reads its attributes. A plain dataclass, never
+    changed once made (quicker to make than a named tuple or a frozen dataclass). Ids are
+    strings: a forest encodes 400,000 of them, converted once."""
 
     id: str
     title: str
