@@ -9,9 +9,10 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from service.alignment.build import Graph, build_graph, shape_graph
 from service.alignment.graph import HealthStatus, health, pace_health
+from service.alignment.repository import TREE_COLUMNS
 from service.alignment.schemas import AlignmentRead
-from service.alignment.service import Graph, build_graph, shape_graph
 from service.alignment.views import graph_json
 from service.goals.pace import PaceStatus
 
@@ -19,9 +20,15 @@ NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 CYCLE = uuid.UUID(int=99)
 
 
-def row(ident: int, rollup: str, value: float, **extra: Any) -> dict[str, Any]:
-    """A row as ``repository.tree_rows`` returns it (mappings read the same as records)."""
-    return {
+class Row(tuple[Any, ...]):
+    """A row as ``repository.tree_rows`` returns it: values in order, also read by name."""
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(TREE_COLUMNS.index(key) if isinstance(key, str) else key)
+
+
+def row(ident: int, rollup: str, value: float, **extra: Any) -> Row:
+    values = {
         "id": uuid.UUID(int=ident),
         "title": f"Objective {ident}",
         "cycle_id": CYCLE,
@@ -45,9 +52,10 @@ def row(ident: int, rollup: str, value: float, **extra: Any) -> dict[str, Any]:
         "kpi_severities": None,
         **extra,
     }
+    return Row(values[column] for column in TREE_COLUMNS)
 
 
-def rows() -> list[dict[str, Any]]:
+def rows() -> list[Row]:
     kpi = uuid.UUID(int=7)
     return [
         row(

@@ -103,7 +103,8 @@ class Edge:
     kind: LinkKind
 
 
-class NodeInput(NamedTuple):
+@dataclass
+class NodeInput:
     """What a node's own key results give: their weighted progress and total weight."""
 
     id: Any
@@ -114,7 +115,8 @@ class NodeInput(NamedTuple):
     started: bool
 
 
-class Rolled(NamedTuple):
+@dataclass
+class Rolled:
     progress: Progress
     started: bool = False
 

@@ -12,6 +12,7 @@ from typing import Annotated, cast
 import strawberry
 
 from service.alignment import service
+from service.alignment.build import as_graph
 from service.alignment.graph import LinkKind, Rollup
 from service.alignment.schemas import Direction
 from service.config import get_settings
@@ -85,11 +86,11 @@ class AlignmentQuery:
                     direction,
                     depth,
                     utcnow(),
-                    service.as_graph,
+                    as_graph,
                 )
             else:
                 graph = await service.alignment(
-                    ctx.session, ctx.principal, cycle_id, team_id, utcnow(), service.as_graph
+                    ctx.session, ctx.principal, cycle_id, team_id, utcnow(), as_graph
                 )
         cap = get_settings().graphql_alignment_max_nodes
         if len(graph.nodes) > cap:

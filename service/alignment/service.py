@@ -6,35 +6,29 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import repository
+from service.alignment.build import Graph, read_rows, shape_graph, signals
 from service.alignment.graph import (
-    LINK_KINDS,
-    ROLLUPS,
-    Edge,
     Health,
     KpiSignal,
-    NodeInput,
     Rolled,
-    Rollup,
     cycle_if_linked,
     depth_if_linked,
     health,
-    pace_health,
     roll_up,
 )
 from service.alignment.repository import Seed
 from service.alignment.schemas import Direction, KpiLinkCreate, LinkCreate
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
-from service.common.gc import collector_paused
 from service.common.repository import get_scoped
 from service.config import get_settings
 from service.errors import Conflict, NotFound, ValidationFailed
-from service.goals.pace import Pace, expected_progress, pace, pace_at
+from service.goals.pace import Pace, pace
 from service.goals.progress import Progress
 from service.kpis.service import find_kpi
 from service.models import Cycle, ObjectiveKpi, ObjectiveLink, Team
@@ -52,38 +46,6 @@ class NodeState:
     progress: Progress
     pace: Pace
     health: Health
-
-
-@dataclass
-class Node:
-    """One objective of a tree or forest, exactly the fields of ``AlignmentNodeRead`` and
-    GraphQL's ``AlignmentNode``: ``orjson`` encodes it (and ``Progress``, ``Pace``,
-    ``Health``) as the REST node, GraphQL reads its attributes. A plain dataclass, never
-    changed once made (quicker to make than a named tuple or a frozen dataclass). Ids are
-    strings: a forest encodes 400,000 of them, converted once."""
-
-    id: str
-    title: str
-    cycle_id: str
-    team_id: str | None
-    owner_id: str | None
-    status: str
-    rollup: Rollup
-    depth: int | None
-    progress: Progress
-    pace: Pace
-    health: Health
-
-
-@dataclass(frozen=True)
-class Graph:
-    nodes: list[Node]
-    edges: list[Edge]
-
-
-def as_graph(graph: Graph) -> Graph:
-    """The ``shape`` that keeps the graph itself (GraphQL serves its tuples)."""
-    return graph
 
 
 async def tree(
@@ -127,15 +89,6 @@ async def alignment(
     return shape_graph(rows, now, shape)
 
 
-def shape_graph(rows: Sequence[Any], now: datetime, shape: Callable[[Graph], T]) -> T:
-    """Build the graph and shape it (REST: encode it) with the collector paused throughout:
-    when the graph dies inside the block (only the bytes survive) the collector never scans
-    its objects. Paused for the build alone, the first allocation after it collected the
-    young generation, the whole live graph, and promoted it (about 2 ms for 1,000 nodes)."""
-    with collector_paused():
-        return shape(build_graph(rows, now))
-
-
 @dataclass(frozen=True)
 class Standing:
     """An objective's rolled-up progress and linked KPI signals; pace and health follow
@@ -152,9 +105,17 @@ async def standings_of(
     if not ids:
         return {}
     rows = await repository.tree_rows(session, organization_id, Seed.IDS, list(ids))
-    rolled = roll_up(*_graph_inputs(rows))
+    inputs, edges, _ = read_rows(rows)
+    rolled = roll_up(inputs, edges)
     return {
-        row["id"]: Standing(rolled[str(row["id"])], _signals(row)) for row in rows if row["shown"]
+        row["id"]: Standing(
+            rolled[str(row["id"])],
+            signals(row["kpi_ids"], row["kpi_states"], row["kpi_severities"])
+            if row["kpi_ids"]
+            else [],
+        )
+        for row in rows
+        if row["shown"]
     }
 
 
@@ -165,72 +126,6 @@ def _depth(depth: int | None) -> int:
     if not 0 <= depth <= limit:
         raise ValidationFailed.on("depth", f"`depth` must be between 0 and {limit}.")
     return depth
-
-
-def build_graph(rows: Sequence[Any], now: datetime) -> Graph:
-    """Rows of ``repository.tree_rows`` to nodes with roll-ups, pace and health (pure)."""
-    inputs, edges = _graph_inputs(rows)
-    rolled = roll_up(inputs, edges)
-    settings = get_settings()
-    on_track, at_risk = settings.pace_on_track, settings.pace_at_risk
-    cycles: dict[Any, tuple[str, float]] = {}  # id as a string and expected share, per cycle
-    nodes: list[Node] = []
-    for row, ident in zip(rows, inputs, strict=True):
-        if not row["shown"]:
-            continue
-        progress, started = rolled[ident]
-        cycle = row["cycle_id"]
-        known = cycles.get(cycle)
-        if known is None:
-            share = expected_progress(row["start_date"], row["end_date"], now)
-            known = cycles[cycle] = (str(cycle), share)
-        node_pace = pace_at(
-            progress.value, known[1], has_check_ins=started, on_track=on_track, at_risk=at_risk
-        )
-        team, owner, kpis = row["team_id"], row["owner_id"], row["kpi_ids"]
-        nodes.append(
-            Node(
-                ident,
-                row["title"],
-                known[0],
-                None if team is None else str(team),
-                None if owner is None else str(owner),
-                row["status"],
-                ROLLUPS[row["rollup"]],
-                row["depth"],
-                progress,
-                node_pace,
-                health(node_pace.status, _signals(row)) if kpis else pace_health(node_pace.status),
-            )
-        )
-    shown = {node.id for node in nodes}
-    visible = [e for e in edges if e.parent_id in shown and e.child_id in shown]
-    return Graph(nodes, visible)
-
-
-def _graph_inputs(rows: Sequence[Any]) -> tuple[dict[str, NodeInput], list[Edge]]:
-    """Roll-up inputs keyed by the objectives' ids as strings, in the rows' order, and every
-    child link."""
-    inputs: dict[str, NodeInput] = {}
-    edges: list[Edge] = []
-    kinds = LINK_KINDS
-    for row in rows:
-        ident = str(row["id"])
-        inputs[ident] = NodeInput(
-            ident,
-            ROLLUPS[row["rollup"]],
-            row["progress_value"],
-            row["progress_raw"],
-            row["kr_weight"],
-            row["started"],
-        )
-        children = row["child_ids"]
-        if children:
-            for child, weight, kind in zip(
-                children, row["child_weights"], row["child_kinds"], strict=True
-            ):
-                edges.append(Edge(ident, str(child), weight, kinds[kind]))
-    return inputs, edges
 
 
 def state_of(
@@ -247,17 +142,6 @@ def state_of(
         at_risk=settings.pace_at_risk,
     )
     return NodeState(rolled.progress, rolled_pace, health(rolled_pace.status, kpis))
-
-
-def _signals(row: Any) -> list[KpiSignal]:
-    if not row["kpi_ids"]:
-        return []
-    return [
-        KpiSignal(kpi, state, severity)
-        for kpi, state, severity in zip(
-            row["kpi_ids"], row["kpi_states"], row["kpi_severities"], strict=True
-        )
-    ]
 
 
 # ---- links -----------------------------------------------------------------------------

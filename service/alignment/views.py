@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import orjson
 
-from service.alignment.service import Graph
+from service.alignment.build import Graph
 
 
 def graph_json(graph: Graph) -> bytes:
