@@ -28,7 +28,7 @@ strawberry.enum(Direction, name="TreeDirection", description="Down to children o
 
 @strawberry.type(description="One objective in a tree or forest, with its roll-up.")
 class AlignmentNode:
-    """Served from ``service.Node`` tuples (ids as strings, ``status`` as its value)."""
+    """Served from ``build.Node`` objects (ids as strings, ``status`` as its value)."""
 
     id: uuid.UUID = strawberry.field(description="The objective's id.")
     title: str = strawberry.field(description="What the objective is.")
@@ -100,7 +100,7 @@ class AlignmentQuery:
                 "GET /v1/objectives/{id}/tree."
             )
         # Strawberry reads fields without resolvers with getattr, and these types have no
-        # interfaces (no isinstance check): the service's tuples carry exactly their fields
+        # interfaces (no isinstance check): the service's objects carry exactly their fields
         # (Node/Progress/Pace/Health/Edge; tests/test_graphql_alignment.py checks the names),
         # so 11,000 nodes are served as they are instead of copied into 55,000 objects.
         return AlignmentGraph(
