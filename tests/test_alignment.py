@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from service.alignment.repository import TREE_COLUMNS, TREE_SQL, Seed
 from service.alignment.schemas import AlignmentRead
 from service.config import get_settings
 from service.webhooks.dispatcher import asyncpg_dsn
@@ -323,3 +324,25 @@ async def test_roll_ups_reach_below_the_depth_shown(tenant: Tenant, cycle: Json)
         assert len(tree["nodes"]) == depth + 1 and len(tree["edges"]) == depth
         values = [n["progress"]["value"] for n in tree["nodes"]]
         assert values == pytest.approx([0.4] * (depth + 1))
+
+
+async def test_every_tree_statement_returns_the_columns_in_order(
+    tenant: Tenant, cycle: Json, database_url: str
+) -> None:
+    """``build.read_rows`` unpacks rows by position (``repository.TREE_COLUMNS``)."""
+    parent, child = await objective(tenant, cycle, "P"), await objective(tenant, cycle, "C")
+    assert (await link(tenant, child, parent)).status_code == 201
+    root, org = uuid.UUID(parent["id"]), tenant.organization_id
+    params = {
+        Seed.DOWN: (root, 3),
+        Seed.UP: (root, 3),
+        Seed.FOREST: (uuid.UUID(cycle["id"]), None),
+        Seed.IDS: ([root],),
+    }
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        for seed, more in params.items():
+            rows = await connection.fetch(TREE_SQL[seed], org, *more)
+            assert rows and all(tuple(row.keys()) == TREE_COLUMNS for row in rows), seed
+    finally:
+        await connection.close()

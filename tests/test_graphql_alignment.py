@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from service.alignment.build import Node
 from service.alignment.graph import Edge, Health
 from service.alignment.graphql import AlignmentEdge, AlignmentNode
-from service.alignment.service import Node
 from service.config import get_settings
 from service.goals.graphql import HealthNode, PaceNode, ProgressNode
 from service.goals.pace import Pace

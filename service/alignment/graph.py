@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -92,14 +93,18 @@ def depth_if_linked(
 # ---- roll-ups -------------------------------------------------------------------------
 
 
-class Edge(NamedTuple):
+@dataclass
+class Edge:
+    """A link (a plain dataclass like ``Pace``: ``orjson`` encodes it as the REST edge)."""
+
     parent_id: Any
     child_id: Any
     weight: float
     kind: LinkKind
 
 
-class NodeInput(NamedTuple):
+@dataclass
+class NodeInput:
     """What a node's own key results give: their weighted progress and total weight."""
 
     id: Any
@@ -110,7 +115,8 @@ class NodeInput(NamedTuple):
     started: bool
 
 
-class Rolled(NamedTuple):
+@dataclass
+class Rolled:
     progress: Progress
     started: bool = False
 
@@ -148,7 +154,7 @@ def roll_up(nodes: Mapping[Any, NodeInput], edges: Iterable[Edge]) -> dict[Any, 
         if root in done:
             continue
         if node.rollup is _KEY_RESULTS or root not in contributing:
-            done[root] = _combine(node, ())
+            done[root] = _own(node) if node.rollup is _KEY_RESULTS else _combine(node, ())
             continue
         stack: list[tuple[Any, bool]] = [(root, False)]
         while stack:
@@ -156,9 +162,10 @@ def roll_up(nodes: Mapping[Any, NodeInput], edges: Iterable[Edge]) -> dict[Any, 
             if ident in done:
                 continue
             current = nodes[ident]
-            kids: Sequence[Edge] = (
-                () if current.rollup is _KEY_RESULTS else contributing.get(ident, ())
-            )
+            if current.rollup is _KEY_RESULTS:
+                done[ident] = _own(current)
+                continue
+            kids = contributing.get(ident, ())
             if expanded:
                 done[ident] = _combine(current, [(e, done[e.child_id]) for e in kids])
                 continue
@@ -167,13 +174,17 @@ def roll_up(nodes: Mapping[Any, NodeInput], edges: Iterable[Edge]) -> dict[Any, 
     return done
 
 
+def _own(node: NodeInput) -> Rolled:
+    """A node rolling up its key results only (most of a cascade: its leaves)."""
+    value, raw = node.kr_value, node.kr_raw
+    own = {"value": value, "raw": raw, "weight": node.kr_weight}
+    return Rolled(Progress(value, raw, KR_FORMULA, {"key_results": own}), node.started)
+
+
 def _combine(node: NodeInput, children: Sequence[tuple[Edge, Rolled]]) -> Rolled:
-    own = {"value": node.kr_value, "raw": node.kr_raw, "weight": node.kr_weight}
     rollup = node.rollup
     if rollup is _KEY_RESULTS:
-        return Rolled(
-            Progress(node.kr_value, node.kr_raw, KR_FORMULA, {"key_results": own}), node.started
-        )
+        return _own(node)
     weights: list[float] = []
     values: list[float] = []
     raws: list[float] = []
@@ -181,13 +192,14 @@ def _combine(node: NodeInput, children: Sequence[tuple[Edge, Rolled]]) -> Rolled
     started = False
     for edge, rolled in children:
         progress = rolled.progress
-        weights.append(edge.weight)
-        values.append(edge.weight * progress.value)
-        raws.append(edge.weight * progress.raw)
+        weight = edge.weight
+        weights.append(weight)
+        values.append(weight * progress.value)
+        raws.append(weight * progress.raw)
         shown.append(
             {
                 "id": str(edge.child_id),
-                "weight": edge.weight,
+                "weight": weight,
                 "value": progress.value,
                 "raw": progress.raw,
             }
@@ -195,7 +207,11 @@ def _combine(node: NodeInput, children: Sequence[tuple[Edge, Rolled]]) -> Rolled
         started = started or rolled.started
     inputs: dict[str, Any] = {"children": shown}
     if rollup is _BOTH:
-        inputs["key_results"] = own
+        inputs["key_results"] = {
+            "value": node.kr_value,
+            "raw": node.kr_raw,
+            "weight": node.kr_weight,
+        }
         if node.kr_weight > 0:
             weights.append(node.kr_weight)
             values.append(node.kr_weight * node.kr_value)
@@ -225,7 +241,8 @@ class KpiSignal(NamedTuple):
     severity: str | None
 
 
-class Health(NamedTuple):
+@dataclass
+class Health:
     status: HealthStatus
     reasons: list[str]
 
@@ -261,6 +278,11 @@ def health(pace_status: PaceStatus, kpis: Sequence[KpiSignal]) -> Health:
         if _RANK[signal] > _RANK[status]:
             status = signal
     return Health(status, reasons)
+
+
+def pace_health(pace_status: PaceStatus) -> Health:
+    """``health`` of an objective without linked KPIs: its pace alone."""
+    return Health(_PACE[pace_status], [_PACE_REASONS[pace_status]])
 
 
 def _kpi_status(kpi: KpiSignal) -> HealthStatus:

@@ -12,6 +12,7 @@ from typing import Annotated, cast
 import strawberry
 
 from service.alignment import service
+from service.alignment.build import as_graph
 from service.alignment.graph import LinkKind, Rollup
 from service.alignment.schemas import Direction
 from service.config import get_settings
@@ -27,7 +28,7 @@ strawberry.enum(Direction, name="TreeDirection", description="Down to children o
 
 @strawberry.type(description="One objective in a tree or forest, with its roll-up.")
 class AlignmentNode:
-    """Served from ``service.Node`` tuples (ids as strings, ``status`` as its value)."""
+    """Served from ``build.Node`` objects (ids as strings, ``status`` as its value)."""
 
     id: uuid.UUID = strawberry.field(description="The objective's id.")
     title: str = strawberry.field(description="What the objective is.")
@@ -79,11 +80,17 @@ class AlignmentQuery:
         async with ctx.db_lock:
             if root_id is not None:
                 graph = await service.tree(
-                    ctx.session, ctx.principal, root_id, direction, depth, utcnow()
+                    ctx.session,
+                    ctx.principal,
+                    root_id,
+                    direction,
+                    depth,
+                    utcnow(),
+                    as_graph,
                 )
             else:
                 graph = await service.alignment(
-                    ctx.session, ctx.principal, cycle_id, team_id, utcnow()
+                    ctx.session, ctx.principal, cycle_id, team_id, utcnow(), as_graph
                 )
         cap = get_settings().graphql_alignment_max_nodes
         if len(graph.nodes) > cap:
@@ -93,7 +100,7 @@ class AlignmentQuery:
                 "GET /v1/objectives/{id}/tree."
             )
         # Strawberry reads fields without resolvers with getattr, and these types have no
-        # interfaces (no isinstance check): the service's tuples carry exactly their fields
+        # interfaces (no isinstance check): the service's objects carry exactly their fields
         # (Node/Progress/Pace/Health/Edge; tests/test_graphql_alignment.py checks the names),
         # so 11,000 nodes are served as they are instead of copied into 55,000 objects.
         return AlignmentGraph(

@@ -139,6 +139,14 @@ _ONCE = {
     "unique": "SELECT id, depth FROM shown",
 }
 
+# The tree statement's columns, in order: ``build.read_rows`` unpacks each row positionally
+# (a tenth of the cost of reading 17 columns by name from 1,000 records); a test checks.
+TREE_COLUMNS = (
+    "id", "title", "cycle_id", "team_id", "owner_id", "status", "rollup", "progress_value",
+    "progress_raw", "started", "start_date", "end_date", "shown", "depth", "kr_weight",
+    "child_ids", "child_weights", "child_kinds", "kpi_ids", "kpi_states", "kpi_severities",
+)  # fmt: skip
+
 TREE_SQL = {
     seed: _TREE.format(
         shown=shown,

@@ -121,8 +121,10 @@ async def get_tree(
 ) -> Response:
     """The objective and what aligns to it (`down`) or what it aligns to (`up`), as flat
     `nodes` (rolled-up progress, pace, health) and `edges`, read in one statement."""
-    graph = await service.tree(session, principal, objective_id, direction, depth, utcnow())
-    return Response(graph_json(graph), media_type="application/json")
+    body = await service.tree(
+        session, principal, objective_id, direction, depth, utcnow(), graph_json
+    )
+    return Response(body, media_type="application/json")
 
 
 @router.get("/alignment", operation_id="getAlignment", response_model=AlignmentRead)
@@ -137,5 +139,5 @@ async def get_alignment(
     """The whole forest: every objective (of a cycle, of a team) with rolled-up progress,
     pace and health, and the links between them. Roll-ups count contributing children in
     other cycles or teams too."""
-    graph = await service.alignment(session, principal, cycle_id, team_id, utcnow())
-    return Response(graph_json(graph), media_type="application/json")
+    body = await service.alignment(session, principal, cycle_id, team_id, utcnow(), graph_json)
+    return Response(body, media_type="application/json")

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import repository
+from service.alignment.build import Graph, read_rows, shape_graph, signals
 from service.alignment.graph import (
-    LINK_KINDS,
-    ROLLUPS,
-    Edge,
     Health,
     KpiSignal,
-    NodeInput,
     Rolled,
-    Rollup,
     cycle_if_linked,
     depth_if_linked,
     health,
@@ -29,15 +25,16 @@ from service.alignment.repository import Seed
 from service.alignment.schemas import Direction, KpiLinkCreate, LinkCreate
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
-from service.common.gc import collector_paused
 from service.common.repository import get_scoped
 from service.config import get_settings
 from service.errors import Conflict, NotFound, ValidationFailed
-from service.goals.pace import Pace, expected_progress, pace, pace_at
+from service.goals.pace import Pace, pace
 from service.goals.progress import Progress
 from service.kpis.service import find_kpi
 from service.models import Cycle, ObjectiveKpi, ObjectiveLink, Team
 from service.models import Objective as ObjectiveRow
+
+T = TypeVar("T")
 
 # ---- reading ---------------------------------------------------------------------------
 
@@ -51,29 +48,6 @@ class NodeState:
     health: Health
 
 
-class Node(NamedTuple):
-    """One objective of a tree or forest. Ids are strings: a forest encodes 400,000 of
-    them, and asyncpg's UUID subclass takes pydantic-core's slow path."""
-
-    id: str
-    title: str
-    cycle_id: str
-    team_id: str | None
-    owner_id: str | None
-    status: str
-    rollup: Rollup
-    depth: int | None
-    progress: Progress
-    pace: Pace
-    health: Health
-
-
-@dataclass(frozen=True)
-class Graph:
-    nodes: list[Node]
-    edges: list[Edge]
-
-
 async def tree(
     session: AsyncSession,
     principal: Principal,
@@ -81,8 +55,10 @@ async def tree(
     direction: Direction,
     depth: int | None,
     now: datetime,
-) -> Graph:
-    """An objective and what is below (or above) it, at most ``depth`` levels away."""
+    shape: Callable[[Graph], T],
+) -> T:
+    """An objective and what is below (or above) it, at most ``depth`` levels away, as
+    ``shape`` makes it (see ``shape_graph``)."""
     require(principal, Scope.READ)
     org = principal.organization_id
     limit = _depth(depth)
@@ -90,8 +66,7 @@ async def tree(
     rows = await repository.tree_rows(session, org, seed, objective_id, limit)
     if not rows:
         raise NotFound.of("Objective", objective_id)
-    with collector_paused():
-        return build_graph(rows, now)
+    return shape_graph(rows, now, shape)
 
 
 async def alignment(
@@ -100,8 +75,10 @@ async def alignment(
     cycle_id: uuid.UUID | None,
     team_id: uuid.UUID | None,
     now: datetime,
-) -> Graph:
-    """The forest: every objective of the cycle (and team) with the links between them."""
+    shape: Callable[[Graph], T],
+) -> T:
+    """The forest: every objective of the cycle (and team) with the links between them,
+    as ``shape`` makes it."""
     require(principal, Scope.READ)
     org = principal.organization_id
     if cycle_id is not None and await get_scoped(session, Cycle, org, cycle_id) is None:
@@ -109,8 +86,7 @@ async def alignment(
     if team_id is not None and await get_scoped(session, Team, org, team_id) is None:
         raise ValidationFailed.on("team_id", f"There is no team {team_id}.")
     rows = await repository.tree_rows(session, org, Seed.FOREST, cycle_id, team_id)
-    with collector_paused():
-        return build_graph(rows, now)
+    return shape_graph(rows, now, shape)
 
 
 @dataclass(frozen=True)
@@ -129,9 +105,17 @@ async def standings_of(
     if not ids:
         return {}
     rows = await repository.tree_rows(session, organization_id, Seed.IDS, list(ids))
-    rolled = roll_up(*_graph_inputs(rows))
+    inputs, edges, _ = read_rows(rows)
+    rolled = roll_up(inputs, edges)
     return {
-        row["id"]: Standing(rolled[str(row["id"])], _signals(row)) for row in rows if row["shown"]
+        row["id"]: Standing(
+            rolled[str(row["id"])],
+            signals(row["kpi_ids"], row["kpi_states"], row["kpi_severities"])
+            if row["kpi_ids"]
+            else [],
+        )
+        for row in rows
+        if row["shown"]
     }
 
 
@@ -142,71 +126,6 @@ def _depth(depth: int | None) -> int:
     if not 0 <= depth <= limit:
         raise ValidationFailed.on("depth", f"`depth` must be between 0 and {limit}.")
     return depth
-
-
-def build_graph(rows: Sequence[Any], now: datetime) -> Graph:
-    """Rows of ``repository.tree_rows`` to nodes with roll-ups, pace and health (pure)."""
-    inputs, edges = _graph_inputs(rows)
-    rolled = roll_up(inputs, edges)
-    settings = get_settings()
-    on_track, at_risk = settings.pace_on_track, settings.pace_at_risk
-    expected: dict[tuple[date, date], float] = {}  # one per cycle, not per node
-    nodes: list[Node] = []
-    for row in rows:
-        if not row["shown"]:
-            continue
-        ident = str(row["id"])
-        progress, started = rolled[ident]
-        span = (row["start_date"], row["end_date"])
-        share = expected.get(span)
-        if share is None:
-            share = expected[span] = expected_progress(span[0], span[1], now)
-        node_pace = pace_at(
-            progress.value, share, has_check_ins=started, on_track=on_track, at_risk=at_risk
-        )
-        team, owner = row["team_id"], row["owner_id"]
-        nodes.append(
-            Node(
-                ident,
-                row["title"],
-                str(row["cycle_id"]),
-                None if team is None else str(team),
-                None if owner is None else str(owner),
-                row["status"],
-                ROLLUPS[row["rollup"]],
-                row["depth"],
-                progress,
-                node_pace,
-                health(node_pace.status, _signals(row)),
-            )
-        )
-    shown = {node.id for node in nodes}
-    visible = [e for e in edges if e.parent_id in shown and e.child_id in shown]
-    return Graph(nodes, visible)
-
-
-def _graph_inputs(rows: Sequence[Any]) -> tuple[dict[str, NodeInput], list[Edge]]:
-    """Roll-up inputs keyed by the objectives' ids as strings, and every child link."""
-    inputs: dict[str, NodeInput] = {}
-    edges: list[Edge] = []
-    kinds = LINK_KINDS
-    for row in rows:
-        ident = str(row["id"])
-        inputs[ident] = NodeInput(
-            ident,
-            ROLLUPS[row["rollup"]],
-            row["progress_value"],
-            row["progress_raw"],
-            row["kr_weight"],
-            row["started"],
-        )
-        children = row["child_ids"]
-        if children:
-            for child, weight, kind in zip(
-                children, row["child_weights"], row["child_kinds"], strict=True
-            ):
-                edges.append(Edge(ident, str(child), weight, kinds[kind]))
-    return inputs, edges
 
 
 def state_of(
@@ -223,17 +142,6 @@ def state_of(
         at_risk=settings.pace_at_risk,
     )
     return NodeState(rolled.progress, rolled_pace, health(rolled_pace.status, kpis))
-
-
-def _signals(row: Any) -> list[KpiSignal]:
-    if not row["kpi_ids"]:
-        return []
-    return [
-        KpiSignal(kpi, state, severity)
-        for kpi, state, severity in zip(
-            row["kpi_ids"], row["kpi_states"], row["kpi_severities"], strict=True
-        )
-    ]
 
 
 # ---- links -----------------------------------------------------------------------------

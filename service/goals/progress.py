@@ -22,8 +22,11 @@ class KeyResultType(StrEnum):
     MILESTONE = "milestone"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Progress:
+    """Never changed once made, but not frozen: a frozen dataclass takes twice as long to
+    make, and an alignment tree makes one per node."""
+
     value: float
     raw: float
     formula: str
