@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from asyncpg.transaction import Transaction
 from fastapi import FastAPI
 
 from service.app import create_app
@@ -46,6 +50,34 @@ async def until(admin: asyncpg.Connection, query: str, at_least: int, *args: Any
     raise AssertionError(f"never reached {at_least}: {query}")
 
 
+@dataclass
+class HeldKpi:
+    """Another session holding a KPI's row lock (batches touching it wait on it), and a
+    connection to watch ``pg_stat_activity`` with."""
+
+    holder: asyncpg.Connection
+    admin: asyncpg.Connection
+    transaction: Transaction
+
+    async def release(self) -> None:
+        await self.transaction.rollback()
+
+
+@asynccontextmanager
+async def kpi_row_held(database_url: str, key: str) -> AsyncIterator[HeldKpi]:
+    plain = database_url.replace("+asyncpg", "")
+    holder = await asyncpg.connect(plain)
+    admin = await asyncpg.connect(plain)
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("SELECT id FROM kpis WHERE key = $1 FOR UPDATE", key)
+        yield HeldKpi(holder, admin, transaction)
+    finally:
+        await holder.close()
+        await admin.close()
+
+
 WAITING_ON_LOCKS = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
 OPEN_TRANSACTIONS = (
     "SELECT count(*) FROM pg_stat_activity"
@@ -61,15 +93,10 @@ async def test_batches_waiting_together_are_stored_in_one_round_with_their_own_a
         await tenant.create("/v1/kpis", {"key": key, "name": key})
         rule = {"operator": "gt", "warning": 1e9, "critical": 2e9, "aggregation": "avg"}
         assert (await tenant.post(f"/v1/kpis/{key}/alert-rules", json=rule)).status_code == 201
-    plain = database_url.replace("+asyncpg", "")
-    holder = await asyncpg.connect(plain)
-    admin = await asyncpg.connect(plain)
-    try:
-        # Holding one KPI's row keeps the first round waiting on its lock, so the batches
-        # sent after it queue for the next round.
-        locking = holder.transaction()
-        await locking.start()
-        await holder.execute("SELECT id FROM kpis WHERE key = 'mrr' FOR UPDATE")
+    # Holding one KPI's row keeps the first round waiting on its lock, so the batches sent
+    # after it queue for the next round.
+    async with kpi_row_held(database_url, "mrr") as held:
+        admin = held.admin
         first = asyncio.create_task(tenant.post("/v1/readings", json=batch(kpis, 0, 30)))
         await until(admin, WAITING_ON_LOCKS, 1)
         # Five more, overlapping one another by half (and the first by 10 readings).
@@ -78,8 +105,8 @@ async def test_batches_waiting_together_are_stored_in_one_round_with_their_own_a
             for i in range(5)
         ]
         # Each request waits inside its own (read-only) transaction for the round.
-        await until(admin, OPEN_TRANSACTIONS, 6, holder.get_server_pid())
-        await locking.rollback()
+        await until(admin, OPEN_TRANSACTIONS, 6, held.holder.get_server_pid())
+        await held.release()
         answers = [await first] + [await task for task in rest]
         versions = dict(
             await admin.fetch(
@@ -91,9 +118,6 @@ async def test_batches_waiting_together_are_stored_in_one_round_with_their_own_a
         evaluated = await admin.fetchval(
             "SELECT count(*) FROM alert_states WHERE last_eval_at IS NOT NULL"
         )
-    finally:
-        await holder.close()
-        await admin.close()
     assert [a.status_code for a in answers] == [200] * 6
     # Two rounds: the first batch alone, then the five that queued behind it, together.
     assert versions == {"mrr": 2, "churn": 2, "nps": 2}
@@ -169,28 +193,19 @@ async def test_a_keyed_request_is_stored_in_its_own_transaction(
     request does not join a round: holding the KPI's lock, its own session is the one
     waiting on it."""
     await tenant.create("/v1/kpis", {"key": "mrr", "name": "MRR"})
-    plain = database_url.replace("+asyncpg", "")
-    holder = await asyncpg.connect(plain)
-    admin = await asyncpg.connect(plain)
-    try:
-        locking = holder.transaction()
-        await locking.start()
-        await holder.execute("SELECT id FROM kpis WHERE key = 'mrr' FOR UPDATE")
+    async with kpi_row_held(database_url, "mrr") as held:
         headers = {"Idempotency-Key": "once"} if keyed else {}
         posted = asyncio.create_task(
             tenant.post("/v1/readings", json=batch(["mrr"], 0, 5), headers=headers)
         )
-        await until(admin, WAITING_ON_LOCKS, 1)
+        await until(held.admin, WAITING_ON_LOCKS, 1)
         # The request's session inserted its idempotency record first, in its transaction.
-        record_in_waiting_transaction = await admin.fetchval(
+        record_in_waiting_transaction = await held.admin.fetchval(
             "SELECT count(*) FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid)"
             " WHERE a.wait_event_type = 'Lock' AND l.relation = 'idempotency_keys'::regclass"
         )
-        await locking.rollback()
+        await held.release()
         answer = await posted
-    finally:
-        await holder.close()
-        await admin.close()
     assert answer.status_code == 200 and answer.json()["created"] == 5
     assert record_in_waiting_transaction == (1 if keyed else 0)
 
