@@ -13,14 +13,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+LOCK_DUE_ENDPOINTS = """
+SELECT e.id
+FROM webhook_endpoints e
+WHERE NOT e.disabled
+  AND EXISTS (SELECT 1 FROM webhook_messages m
+              WHERE m.endpoint_id = e.id AND m.status IN ('pending', 'retrying')
+                AND m.next_attempt_at <= now())
+ORDER BY e.id
+FOR NO KEY UPDATE OF e
+"""
+"""The endpoints with something due, locked for this claim (``NO KEY UPDATE``: the fan-out's
+inserts take only ``KEY SHARE`` and never wait), so that claimers count an endpoint's
+messages in flight and spend its tokens one after the other. A claimer waits for another's
+claim (milliseconds) rather than skip the endpoint and sleep a poll interval; all lock in
+id order, and nothing that holds an endpoint waits for a lock a claimer holds (messages are
+taken with SKIP LOCKED)."""
+
 CLAIM = """
 WITH endpoints AS (
-    -- Endpoints with something due. Locked (``NO KEY UPDATE``: the fan-out's inserts take
-    -- only ``KEY SHARE`` and never wait) so that two claimers count an endpoint's messages
-    -- in flight and spend its tokens one after the other. A claimer waits for another's
-    -- claim (a few milliseconds) rather than skip the endpoint and sleep a poll interval;
-    -- all lock endpoints in id order, and nothing that holds an endpoint waits for a lock
-    -- a claimer holds (messages are taken with SKIP LOCKED).
+    -- Locked by LOCK_DUE_ENDPOINTS, in an earlier statement: this one's snapshot is taken
+    -- after the locks were granted, so it sees what the claimer before it committed (the
+    -- messages it set sending, the tokens it spent).
     SELECT e.id, e.max_in_flight,
            -- The token bucket refilled for the time since it was last spent, one second's
            -- worth at most; NULL without a rate.
@@ -30,12 +44,7 @@ WITH endpoints AS (
                      epoch FROM clock_timestamp() - coalesce(e.throttle_at, clock_timestamp()))
            ) AS tokens
     FROM webhook_endpoints e
-    WHERE NOT e.disabled
-      AND EXISTS (SELECT 1 FROM webhook_messages m
-                  WHERE m.endpoint_id = e.id AND m.status IN ('pending', 'retrying')
-                    AND m.next_attempt_at <= now())
-    ORDER BY e.id
-    FOR NO KEY UPDATE OF e
+    WHERE e.id = ANY($3::uuid[])
 ), allowance AS (
     SELECT n.id, n.tokens,
            greatest(0, least(
@@ -207,7 +216,11 @@ async def seconds_to_next_token(connection: Any) -> float | None:
 
 
 async def claim(connection: Any, limit: int, lease_seconds: float) -> list[Claimed]:
-    rows = await connection.fetch(CLAIM, limit, lease_seconds)
+    """Two statements in the caller's transaction: lock the endpoints, then claim."""
+    endpoints = [row[0] for row in await connection.fetch(LOCK_DUE_ENDPOINTS)]
+    if not endpoints:
+        return []
+    rows = await connection.fetch(CLAIM, limit, lease_seconds, endpoints)
     return [
         Claimed(
             id=row["id"],
