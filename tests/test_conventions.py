@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from service.api.problems import documented_methods
 from service.app import create_app
 from service.config import Settings
 from tests.conftest import Tenant, new_tenant
@@ -452,6 +453,20 @@ async def test_405_allow_names_every_method_of_the_resource(tenant: Tenant) -> N
         answered = await tenant.request(method, "/v1/people/sync", json={})
         assert_problem(answered, 405)
         assert answered.headers["allow"] == "POST"
+
+
+async def test_allow_is_read_off_the_routes_as_the_openapi_document_lists_them(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    # A 405 or 422 must not generate the whole document (about a second in a new process).
+    answered = await tenant.put("/v1/api-keys", json={})
+    assert answered.headers["allow"] == "GET, POST"
+    assert app.openapi_schema is None
+    documented = {
+        path: {method.upper() for method in operations}
+        for path, operations in app.openapi()["paths"].items()
+    }
+    assert {path: set(methods) for path, methods in documented_methods(app).items()} == documented
 
 
 # A JSON value of the wrong type is refused, not read as something else (lax pydantic takes

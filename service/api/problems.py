@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.etag import NotModified
@@ -97,10 +99,39 @@ def _methods_on(request: Request) -> set[str]:
     first route it tried, but FastAPI makes one route per method, so its ``Allow`` misses the
     others. A fixed path (``/v1/people/sync``) is its own resource, not an id of its
     parameterised sibling (``/v1/people/{person_id}``)."""
-    paths: dict[str, dict[str, Any]] = request.app.openapi()["paths"]
+    paths = documented_methods(request.app)
     matching = [path for path in paths if _template(path).fullmatch(request.url.path)]
     fixed = [path for path in matching if "{" not in path]
-    return {m.upper() for path in fixed or matching for m in paths[path] if m in _METHODS}
+    return {method for path in fixed or matching for method in paths[path]}
+
+
+def documented_methods(app: FastAPI) -> dict[str, frozenset[str]]:
+    """Each documented path template with its methods, as the OpenAPI document lists them,
+    read off the routes once per app: generating the document itself takes about a second,
+    too long to spend on the first 405 or 422 a fresh process answers."""
+    cached: dict[str, frozenset[str]] | None = getattr(app.state, "documented_methods", None)
+    if cached is None:
+        methods: dict[str, set[str]] = {}
+        for route in _documented_routes(app):
+            documented = {m.upper() for m in route.methods if m.lower() in _METHODS}
+            methods.setdefault(route.path_format, set()).update(documented)
+        cached = {path: frozenset(found) for path, found in methods.items()}
+        app.state.documented_methods = cached
+    return cached
+
+
+def _documented_routes(app: FastAPI) -> Iterator[Any]:
+    """The API routes the OpenAPI document lists. FastAPI 0.16x keeps included routers as
+    lazy branches and flattens them with ``iter_route_contexts``; older ones are flat."""
+    try:
+        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # pragma: no cover - older FastAPI
+        flat: list[Any] = [route for route in app.routes if isinstance(route, APIRoute)]
+    else:
+        flat = [
+            c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)
+        ]
+    return (route for route in flat if route.include_in_schema)
 
 
 def _allowed_methods(request: Request, given: str) -> str:
