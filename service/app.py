@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -91,10 +90,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             await asyncio.gather(*background, return_exceptions=True)
             await engine.dispose()
             await rounds_engine.dispose()
-            # The heap frozen at startup goes back to the collector: a process that starts
-            # the app again (the test suite starts one per test) would otherwise keep every
-            # earlier app's cycles forever, and walk them all in each freeze count.
-            gc.unfreeze()
 
     app = FastAPI(
         title="Meridian",

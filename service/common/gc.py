@@ -23,13 +23,12 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def freeze_startup_heap() -> int:
+def freeze_startup_heap() -> None:
     """Move every object alive now (modules, the app, schemas, compiled plans: about 200,000
-    in a server process) into the permanent generation, after a collection, and return
-    how many. A full collection scans every tracked object of the oldest generation; with
-    the startup heap in it, each took 50-100 ms and hit one request in 15-30 serving 1,000
-    node trees (a p95 of 40 ms). Frozen objects are still freed by reference counting; a
+    in a server process) into the permanent generation, after a collection. A full
+    collection scans every tracked object of the oldest generation; with the startup heap
+    in it, each took 50-100 ms and hit one request in 15-30 serving 1,000 node trees (a p95
+    of 40 ms). Frozen objects are still freed by reference counting; a
     cycle among them is never collected, which bounds the cost at the startup heap."""
     gc.collect()
     gc.freeze()
-    return gc.get_freeze_count()
