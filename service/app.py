@@ -64,6 +64,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         engine = create_engine(url, settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        # Reads need no transaction: under READ COMMITTED each statement takes its own
+        # snapshot inside one anyway, so BEGIN and COMMIT were two round trips for nothing.
+        app.state.read_sessionmaker = create_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         # Readings rounds get connections of their own: the requests waiting for a round
         # each hold one of the main pool, and could otherwise leave the round none.
         rounds_engine = create_engine(url, settings, pool_size=2, max_overflow=2)

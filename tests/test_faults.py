@@ -364,3 +364,29 @@ async def test_a_backend_cut_between_statements_answers_503_and_the_pool_recover
     assert [a.status_code for a in answers] == [503] * 6, [a.text for a in answers]
     assert all(a.headers["retry-after"].isdigit() for a in answers)
     assert after.status_code == 200 and after.json() == {"one": 1}
+
+
+async def test_a_connection_closed_while_pooled_is_replaced_on_checkout(
+    database_url: str, settings: Settings
+) -> None:
+    """The server ends an idle pooled connection (a restart, ``pg_terminate_backend``): the
+    next checkout must hand out a working connection, not fail the request."""
+    engine = create_engine(database_url, settings)
+    admin = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        async with engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar()
+        assert engine.sync_engine.pool.checkedin() == 1
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        for _ in range(100):  # until the backend is gone and the client has read the close
+            gone = await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+            if not gone:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        async with engine.connect() as connection:
+            now = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar()
+        assert now != pid
+    finally:
+        await admin.close()
+        await engine.dispose()

@@ -1,5 +1,9 @@
 """One session and one transaction per request, committed before the response is sent.
 
+Reads (``GET``, ``HEAD``) run in autocommit instead: at READ COMMITTED each statement sees
+its own snapshot either way, and a read's only write (an API key's ``last_used_at``)
+stands on its own.
+
 Committing here (not in a dependency's teardown) means a failed commit becomes the
 response, and an idempotency record is stored in the same transaction as the change.
 """
@@ -15,13 +19,17 @@ from fastapi.routing import APIRoute, APIRouter
 from service.api.idempotency import IdempotentReplay, idempotency_guard, store_response
 from service.api.openapi import problem_responses
 
+_READS = frozenset({"GET", "HEAD"})
+
 
 class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run_in_transaction(request: Request) -> Response:
-            async with request.app.state.sessionmaker() as session:
+            state = request.app.state
+            sessions = state.read_sessionmaker if request.method in _READS else state.sessionmaker
+            async with sessions() as session:
                 request.state.session = session
                 try:
                     response = await handler(request)

@@ -118,8 +118,10 @@ async def driver_of(session: AsyncSession) -> Any:
     # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement. If ours
     # came first they would run in autocommit: row locks released at once, writes kept on
     # rollback. A statement through SQLAlchemy opens the transaction (only when needed,
-    # and always if the adapter stops telling).
-    if getattr(raw.dbapi_connection, "_transaction", None) is None:
+    # and always if the adapter stops telling). A read's session is in autocommit
+    # (api/uow.py): there is no transaction to open.
+    adapter = raw.dbapi_connection
+    if getattr(adapter, "_transaction", None) is None and not getattr(adapter, "autocommit", 0):
         await connection.exec_driver_sql("SELECT 1")
     return raw.driver_connection
 
