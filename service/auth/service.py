@@ -32,7 +32,7 @@ async def authenticate(session: AsyncSession, authorization: str | None) -> Prin
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX) or len(token) > 200:
         raise Unauthorized("The Authorization header must be `Bearer mrd_...`.")
-    key = await repository.find_active_key_by_hash(session, hash_key(token))
+    key = await repository.find_active_key(session, hash_key(token))
     if key is None:
         raise Unauthorized("The API key is unknown or revoked.")
     await repository.touch_last_used(session, key, utcnow())
