@@ -326,6 +326,30 @@ async def test_roll_ups_reach_below_the_depth_shown(tenant: Tenant, cycle: Json)
         assert values == pytest.approx([0.4] * (depth + 1))
 
 
+async def test_a_node_reached_by_two_paths_keeps_each_link_once(
+    tenant: Tenant, cycle: Json
+) -> None:
+    """The walk down meets `d` through `b` and `c`: its child link, read off the walk, is one
+    edge and one input of its roll-up, at every depth the tree is cut."""
+    a, b, c, d = [await objective(tenant, cycle, t, rollup="children") for t in "abcd"]
+    leaf = await objective(tenant, cycle, "leaf")
+    await with_progress(tenant, leaf, 0.6)
+    for child, parent, kind in [
+        (b, a, "contributes"), (c, a, "contributes"), (d, b, "contributes"),
+        (d, c, "supports"), (leaf, d, "contributes"),
+    ]:  # fmt: skip
+        assert (await link(tenant, child, parent, kind=kind)).status_code == 201
+    for depth, edges in ((2, 4), (3, 5)):
+        tree = (await tenant.get(f"/v1/objectives/{a['id']}/tree?depth={depth}")).json()
+        pairs = [(e["parent_id"], e["child_id"], e["kind"]) for e in tree["edges"]]
+        assert len(pairs) == len(set(pairs)) == edges
+        nodes = {n["id"]: n for n in tree["nodes"]}
+        assert len(nodes[d["id"]]["progress"]["inputs"]["children"]) == 1
+        # b has the leaf's 0.6 through d; c has only a `supports` link: nothing to measure.
+        assert nodes[a["id"]]["progress"]["value"] == pytest.approx(0.3)
+        assert len(nodes[a["id"]]["progress"]["inputs"]["children"]) == 2
+
+
 async def test_every_tree_statement_returns_the_columns_in_order(
     tenant: Tenant, cycle: Json, database_url: str
 ) -> None:

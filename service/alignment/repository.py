@@ -27,14 +27,23 @@ class Seed(StrEnum):
 
 
 _SHOWN = {
-    # $2 root, $3 depth: the root and everything below it, at most $3 levels down.
+    # $2 root, $3 depth: the root and everything below it, at most $3 levels down, with
+    # the links walked: the child links of every node above the limit (``_CHILDREN_WALKED``).
     Seed.DOWN: """
-    shown(id, depth) AS (
-        SELECT o.id, 0 FROM objectives o WHERE o.organization_id = $1 AND o.id = $2
+    shown(id, depth, parent_id, weight, kind) AS (
+        SELECT o.id, 0, NULL::uuid, NULL::float8, NULL::varchar
+        FROM objectives o WHERE o.organization_id = $1 AND o.id = $2
         UNION
-        SELECT l.child_id, s.depth + 1 FROM shown s
+        SELECT l.child_id, s.depth + 1, l.parent_id, l.weight, l.kind FROM shown s
         JOIN objective_links l ON l.parent_id = s.id AND l.organization_id = $1
         WHERE s.depth < $3
+    ),
+    walked AS (
+        SELECT parent_id, array_agg(id) AS ids, array_agg(weight) AS weights,
+               array_agg(kind) AS kinds
+        FROM (SELECT DISTINCT parent_id, id, weight, kind FROM shown
+              WHERE parent_id IS NOT NULL) link
+        GROUP BY parent_id
     )""",
     # $2 root, $3 depth: the root and what it aligns to, at most $3 levels up.
     Seed.UP: """
@@ -122,6 +131,20 @@ LEFT JOIN LATERAL (
     FROM objective_links WHERE parent_id = o.id AND organization_id = $1
 ) ch ON true"""
 
+# A tree walked down: the walk read the child links of every node above the depth limit
+# already; only nodes at the limit, or below it for roll-ups, are probed for theirs.
+_CHILDREN_WALKED = """
+LEFT JOIN walked w ON w.parent_id = o.id
+LEFT JOIN LATERAL (
+    SELECT array_agg(child_id) AS ids, array_agg(weight) AS weights, array_agg(kind) AS kinds
+    FROM objective_links
+    WHERE parent_id = o.id AND organization_id = $1 AND (s.depth IS NULL OR s.depth >= $3)
+) probed ON true
+CROSS JOIN LATERAL (
+    SELECT coalesce(w.ids, probed.ids) AS ids, coalesce(w.weights, probed.weights) AS weights,
+           coalesce(w.kinds, probed.kinds) AS kinds
+) ch"""
+
 # A forest: most of the organization's links, grouped in one pass instead of 100,000 probes.
 _CHILDREN_GROUPED = """
 LEFT JOIN (
@@ -131,6 +154,8 @@ LEFT JOIN (
     WHERE organization_id = $1 AND parent_id IN (SELECT id FROM below)
     GROUP BY parent_id
 ) ch ON ch.parent_id = o.id"""
+
+_CHILDREN = {Seed.DOWN: _CHILDREN_WALKED, Seed.FOREST: _CHILDREN_GROUPED}
 
 _ONCE = {
     # A walk may reach a node along several paths: keep its shallowest depth.
@@ -152,7 +177,7 @@ TREE_SQL = {
         shown=shown,
         shown_once=_ONCE["walk" if seed in (Seed.DOWN, Seed.UP) else "unique"],
         below=_BELOW_THE_LIMIT if seed is Seed.DOWN else _BELOW_ALL,
-        children=_CHILDREN_GROUPED if seed is Seed.FOREST else _CHILDREN_PER_NODE,
+        children=_CHILDREN.get(seed, _CHILDREN_PER_NODE),
     )
     for seed, shown in _SHOWN.items()
 }
