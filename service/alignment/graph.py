@@ -281,8 +281,9 @@ def health(pace_status: PaceStatus, kpis: Sequence[KpiSignal]) -> Health:
 
 
 def pace_health(pace_status: PaceStatus) -> Health:
-    """``health`` of an objective without linked KPIs: its pace alone."""
-    return Health(_PACE[pace_status], [_PACE_REASONS[pace_status]])
+    """``health`` of an objective without linked KPIs: its pace alone. Most nodes of a tree
+    have no KPI, so each status has one shared ``Health``, never changed once made."""
+    return _PACE_HEALTH[pace_status]
 
 
 def _kpi_status(kpi: KpiSignal) -> HealthStatus:
@@ -291,3 +292,6 @@ def _kpi_status(kpi: KpiSignal) -> HealthStatus:
     if kpi.state in ("pending", "no_data"):
         return HealthStatus.WARNING
     return HealthStatus.HEALTHY
+
+
+_PACE_HEALTH = {status: Health(_PACE[status], [_PACE_REASONS[status]]) for status in PaceStatus}
