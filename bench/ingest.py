@@ -7,7 +7,8 @@ worker per core by default.
 
 (a) readings/s through ``POST /v1/readings`` in batches of 1,000 from 8 concurrent clients,
     one alert rule per KPI, with p50/p99 per batch;
-(b) ``copy_records_to_table`` of the same number of rows into the same table;
+(b) ``copy_records_to_table`` of the same number of rows into the same table, twice after
+    (a), the faster of the two;
 (c) single-reading ``POST /v1/kpis/{key}/readings`` requests/s and p99 at 32 connections.
 """
 
@@ -83,7 +84,7 @@ async def api_ingest(server: Server, keys: list[str], total: int) -> tuple[float
     return total / (time.perf_counter() - started), latencies
 
 
-async def bare_copy(server: Server, total: int) -> float:
+async def bare_copy(server: Server, total: int, prefix: str) -> float:
     connection = await asyncpg.connect(server.database_url)
     try:
         org = uuid.UUID(server.organization_id)
@@ -93,7 +94,7 @@ async def bare_copy(server: Server, total: int) -> float:
                 "VALUES ($1, $2, $3, $3, 'n', 'higher_is_better', 1) RETURNING id",
                 uuid.uuid4(),
                 org,
-                f"copy-{i}",
+                f"{prefix}-{i}",
             )
             for i in range(100)
         ]
@@ -140,7 +141,14 @@ async def main(total: int, kpis: int, singles: int, workers: int | None) -> None
         async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=60) as http:
             keys = await setup_kpis(http, "api", kpis)
         api_rate, batch_latencies = await api_ingest(server, keys, total)
-        copy_rate = await bare_copy(server, total)
+        # The baseline runs twice and the faster run counts: one run alone once gave 74,000
+        # readings/s where the runs before gave 125,000 (work the API run left behind in
+        # the server and PostgreSQL), which flattered the ratio from 0.38 to 0.57. Before
+        # the API run is no place for it: 200,000 rows the planner has no statistics for
+        # yet made the API's statements four times slower.
+        copy_first = await bare_copy(server, total, "copy-first")
+        copy_second = await bare_copy(server, total, "copy-second")
+        copy_rate = max(copy_first, copy_second)
         single_rate, single_latencies = await single_posts(server, keys, singles)
     print(f"readings: {total:,} across {kpis} KPIs (one alert rule each)")
     print(f"server: meridian serve --workers {server.workers} on {os.cpu_count()} cores")
@@ -148,7 +156,10 @@ async def main(total: int, kpis: int, singles: int, workers: int | None) -> None
         f"(a) API  POST /v1/readings, {CLIENTS} clients x {BATCH}/batch: {api_rate:,.0f} readings/s"
     )
     print(f"    per batch: {summary(batch_latencies)}")
-    print(f"(b) bare asyncpg copy_records_to_table: {copy_rate:,.0f} readings/s")
+    print(
+        f"(b) bare asyncpg copy_records_to_table: {copy_rate:,.0f} readings/s "
+        f"(the faster of {copy_first:,.0f} and {copy_second:,.0f}, both after the API run)"
+    )
     print(f"    ratio (a)/(b): {api_rate / copy_rate:.2f}  (goal >= 0.5)")
     print(
         f"(c) single-reading POST, 32 connections, round-robin over the KPIs: "
