@@ -1,12 +1,18 @@
-"""The asyncpg hot path runs inside the session's transaction, whatever ran before it."""
+"""The asyncpg hot path runs inside the session's transaction, whatever ran before it, and
+stores each reading once however a batch goes in (``COPY``, or the insert after it)."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from service.kpis.readings_repository import driver_of
+from service.kpis.readings_repository import ReadingColumns, copy_readings, driver_of, insert_only
 from tests.conftest import Tenant
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 async def test_raw_statements_first_in_a_session_still_roll_back(
@@ -47,3 +53,78 @@ async def test_raw_row_locks_are_held_until_the_session_ends(app: FastAPI, tenan
             )
             == 1
         )
+
+
+async def _stored(app: FastAPI, kpi_id: uuid.UUID) -> list[tuple[str, datetime, float]]:
+    async with app.state.sessionmaker() as session:
+        rows = await session.execute(
+            text(
+                "SELECT source, observed_at, value FROM kpi_readings WHERE kpi_id = :kpi "
+                "ORDER BY observed_at, source"
+            ),
+            {"kpi": kpi_id},
+        )
+        return [(r.source, r.observed_at, r.value) for r in rows]
+
+
+async def test_a_repeat_undoes_the_copy_and_the_insert_stores_the_rest_once(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    kpi_id = uuid.UUID((await tenant.create("/v1/kpis", {"key": "nps", "name": "NPS"}))["id"])
+    org = tenant.organization_id
+    at = [T0 + timedelta(minutes=n) for n in range(4)]
+    async with app.state.sessionmaker() as session:
+        first = ReadingColumns([kpi_id] * 2, [], at[:2], [1.0, 2.0], "crm")
+        assert await copy_readings(await driver_of(session), org, first)
+        await session.commit()
+    async with app.state.sessionmaker() as session:
+        # New, a repeat of a stored reading (same source, other value), new.
+        again = ReadingColumns(
+            [kpi_id] * 3, [None, "crm", "crm"], at[2:3] + at[1:2] + at[3:], [3.0, 9.0, 4.0], "crm"
+        )
+        assert not await copy_readings(await driver_of(session), org, again)
+        # Nothing of the undone copy is left, and the transaction goes on.
+        count = await session.scalar(
+            text("SELECT count(*) FROM kpi_readings WHERE kpi_id = :kpi"), {"kpi": kpi_id}
+        )
+        assert count == 2
+        created, newest = await insert_only(session, org, again)
+        assert created == [0, 2]
+        assert (newest.kpi_ids, newest.observed_at, newest.values) == ([kpi_id], [at[3]], [4.0])
+        await session.commit()
+    assert await _stored(app, kpi_id) == [
+        ("crm", at[0], 1.0), ("crm", at[1], 2.0), ("crm", at[2], 3.0), ("crm", at[3], 4.0)
+    ]  # fmt: skip
+
+
+async def test_a_batch_repeating_itself_keeps_its_first_item(app: FastAPI, tenant: Tenant) -> None:
+    kpi_id = uuid.UUID((await tenant.create("/v1/kpis", {"key": "nps", "name": "NPS"}))["id"])
+    rows = ReadingColumns([kpi_id] * 3, ["a", "b", "a"], [T0] * 3, [1.0, 2.0, 3.0])
+    async with app.state.sessionmaker() as session:
+        created, _ = await insert_only(session, tenant.organization_id, rows)
+        await session.commit()
+    assert created == [0, 1]
+    assert await _stored(app, kpi_id) == [("a", T0, 1.0), ("b", T0, 2.0)]
+
+
+async def test_a_clean_batch_is_copied_in_key_order_with_each_kpis_newest(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    kpis = [
+        uuid.UUID((await tenant.create("/v1/kpis", {"key": f"k{n}", "name": "K"}))["id"])
+        for n in range(3)
+    ]
+    at = [T0 + timedelta(seconds=n) for n in range(9)]
+    ids = [kpis[n % 3] for n in range(9)][::-1]
+    rows = ReadingColumns(ids, [], at, [float(n) for n in range(9)], "etl")
+    async with app.state.sessionmaker() as session:
+        created, newest = await insert_only(session, tenant.organization_id, rows)
+        await session.commit()
+    assert created == list(range(9))
+    assert newest.kpi_ids == sorted(kpis, key=lambda k: k.bytes)
+    for kpi_id, observed_at, value in zip(
+        newest.kpi_ids, newest.observed_at, newest.values, strict=True
+    ):
+        last = max(n for n in range(9) if ids[n] == kpi_id)
+        assert (observed_at, value) == (at[last], float(last))
+        assert len(await _stored(app, kpi_id)) == 3

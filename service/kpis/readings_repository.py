@@ -1,11 +1,12 @@
 """The readings hot path: bulk SQL straight through asyncpg, inside the request's transaction.
 
-Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch (one round trip and one
-plan for 10,000 rows, ``ON CONFLICT DO NOTHING`` making repeats harmless) that takes no
-shared lock; a second statement then locks the KPIs (and the alert series to evaluate) and
-moves their ``latest`` and ``kpi_reading_versions``. Concurrent batches of the same KPIs
-queue on those locks until commit, so the insert and its foreign-key checks stay out of
-the queue.
+A batch goes in with ``COPY`` under a savepoint (``copy_readings``); when a row repeats a
+stored reading (a retried batch) or another row, the copy is undone and the batch goes in
+with one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` instead. Neither
+takes a shared lock; a second statement then locks the KPIs (and the alert series to
+evaluate) and moves their ``latest`` and ``kpi_reading_versions``. Concurrent batches of
+the same KPIs queue on those locks until commit, so the insert and its foreign-key checks
+stay out of the queue.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kpis.rule_rows import STATE_COLUMNS, StateRow
@@ -187,6 +189,8 @@ async def insert_only(
     if not rows.kpi_ids:
         return [], Newest([], [], [])
     driver = await driver_of(session)
+    if await copy_readings(driver, organization_id, rows):
+        return list(range(len(rows.kpi_ids))), _newest_of(rows)
     inserted, kpi_ids, observed_at, values = await driver.fetchrow(
         INSERT_READINGS,
         organization_id,
@@ -200,6 +204,48 @@ async def insert_only(
     if inserted is None:  # all of them
         return list(range(len(rows.kpi_ids))), newest
     return sorted(n - 1 for n in inserted), newest
+
+
+_COPY_COLUMNS = ["organization_id", "kpi_id", "source", "observed_at", "value"]
+
+
+async def copy_readings(driver: Any, organization_id: uuid.UUID, rows: ReadingColumns) -> bool:
+    """Store every row with ``COPY``, which costs PostgreSQL a quarter less than
+    ``INSERT_READINGS`` and skips its sorts and counts; or, when a row repeats a stored
+    reading or another row, store nothing and return False: the copy runs under a
+    savepoint, and the caller then goes through ``INSERT_READINGS``, which skips repeats.
+
+    Rows go in key order, as the insert's do: two batches repeating each other's readings
+    then wait for one another in one order instead of deadlocking."""
+    count = len(rows.kpi_ids)
+    default = rows.default_source
+    sources = [default if s is None else s for s in rows.sources] or [default] * count
+    kpi_ids, observed_at, values = rows.kpi_ids, rows.observed_at, rows.values
+    key_of = {kpi_id: kpi_id.bytes for kpi_id in set(kpi_ids)}  # PostgreSQL's uuid order
+    order = sorted(range(count), key=lambda n: (key_of[kpi_ids[n]], sources[n], observed_at[n]))
+    records = [(organization_id, kpi_ids[n], sources[n], observed_at[n], values[n]) for n in order]
+    await driver.execute("SAVEPOINT copy_readings")
+    try:
+        await driver.copy_records_to_table("kpi_readings", records=records, columns=_COPY_COLUMNS)
+    except asyncpg.UniqueViolationError:
+        await driver.execute("ROLLBACK TO SAVEPOINT copy_readings")
+        return False
+    await driver.execute("RELEASE SAVEPOINT copy_readings")
+    return True
+
+
+def _newest_of(rows: ReadingColumns) -> Newest:
+    """Per KPI, its newest row (of rows at the same instant, the last), in id order."""
+    newest: dict[uuid.UUID, int] = {}
+    observed = rows.observed_at
+    for n, kpi_id in enumerate(rows.kpi_ids):
+        best = newest.get(kpi_id)
+        if best is None or observed[n] >= observed[best]:
+            newest[kpi_id] = n
+    order = sorted(newest, key=lambda k: k.bytes)
+    return Newest(
+        order, [observed[newest[k]] for k in order], [rows.values[newest[k]] for k in order]
+    )
 
 
 async def lock_and_move(
