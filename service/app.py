@@ -71,7 +71,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         )
         # Readings rounds get connections of their own: the requests waiting for a round
         # each hold one of the main pool, and could otherwise leave the round none.
-        rounds_engine = create_engine(url, settings, pool_size=2, max_overflow=2)
+        rounds_engine = app.state.rounds_engine = create_engine(
+            url, settings, pool_size=2, max_overflow=2
+        )
         app.state.ingest_combiner = IngestCombiner(
             create_sessionmaker(rounds_engine), insert_and_evaluate
         )

@@ -195,16 +195,18 @@ async def test_postgres_restart_mid_ingestion_gives_503s_and_stores_every_readin
 
 
 async def batches_in_flight(admin: asyncpg.Connection, database: str, holder_pid: int) -> bool:
-    """Three readings requests inside their transactions, and the round storing them (it
-    may hold one or all three, ``kpis/combiner.py``) waiting on the held lock."""
-    waiting, open_transactions = await admin.fetchrow(
+    """Three readings requests past their KPI lookup, and the round storing them (it may
+    hold one or all three, ``kpis/combiner.py``) waiting on the held lock. A request's
+    session reads in autocommit and keeps its connection, idle, until it is answered."""
+    waiting, requests = await admin.fetchrow(
         "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),"
-        "       count(*) FILTER (WHERE state = 'idle in transaction' AND pid <> $2)"
+        "       count(*) FILTER (WHERE state = 'idle' AND query LIKE 'SELECT id, key FROM kpis %'"
+        "                        AND pid <> $2)"
         " FROM pg_stat_activity WHERE datname = $1",
         database,
         holder_pid,
     )
-    return bool(waiting >= 1 and open_transactions >= 3)
+    return bool(waiting >= 1 and requests >= 3)
 
 
 async def test_sigterm_finishes_requests_in_flight_and_releases_claimed_webhooks(
@@ -222,8 +224,8 @@ async def test_sigterm_finishes_requests_in_flight_and_releases_claimed_webhooks
         # All 10 in one claimed batch (the default max_in_flight would claim 4 at a time).
         await tenant.create("/v1/webhook-endpoints", {"url": receiver.url, "max_in_flight": 10})
         ids = await emit(app, tenant.organization_id, "kpi.breached", count=10)
-        # Holding the KPI's row makes every batch for it wait inside its transaction, so
-        # the requests are surely in flight when SIGTERM arrives.
+        # Holding the KPI's row makes every batch for it wait for its round, so the
+        # requests are surely in flight when SIGTERM arrives.
         holder = await asyncpg.connect(plain_url)
         locking = holder.transaction()
         await locking.start()

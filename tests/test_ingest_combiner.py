@@ -86,7 +86,7 @@ OPEN_TRANSACTIONS = (
 
 
 async def test_batches_waiting_together_are_stored_in_one_round_with_their_own_answers(
-    tenant: Tenant, database_url: str
+    app: FastAPI, tenant: Tenant, database_url: str
 ) -> None:
     kpis = ["mrr", "churn", "nps"]
     for key in kpis:
@@ -104,8 +104,15 @@ async def test_batches_waiting_together_are_stored_in_one_round_with_their_own_a
             asyncio.create_task(tenant.post("/v1/readings", json=batch(kpis, 20 + 20 * i, 40)))
             for i in range(5)
         ]
-        # Each request waits inside its own (read-only) transaction for the round.
-        await until(admin, OPEN_TRANSACTIONS, 6, held.holder.get_server_pid())
+        # The five wait for the next round (their requests' sessions only read, in
+        # autocommit: no transaction is open while they wait).
+        combiner: IngestCombiner = app.state.ingest_combiner
+        for _ in range(3000):
+            if combiner.waiting(tenant.organization_id) == 5:
+                break
+            await asyncio.sleep(0.01)
+        assert combiner.waiting(tenant.organization_id) == 5
+        assert await admin.fetchval(OPEN_TRANSACTIONS, held.holder.get_server_pid()) == 0
         await held.release()
         answers = [await first] + [await task for task in rest]
         versions = dict(
@@ -213,7 +220,7 @@ async def test_a_keyed_request_is_stored_in_its_own_transaction(
 async def test_requests_waiting_for_a_round_never_starve_it_of_a_connection(
     settings: Settings, database_url: str
 ) -> None:
-    """Each waiting request holds its pool connection (its transaction is open); with the
+    """Each waiting request holds its pool connection (its session is open); with the
     round drawing from the same pool, more waiting requests than connections would leave
     the round none, and everyone would wait for the pool timeout."""
     small = settings.model_copy(update={"db_pool_size": 2, "db_max_overflow": 0})

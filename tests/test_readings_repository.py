@@ -6,10 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from service.kpis.readings_repository import ReadingColumns, copy_readings, driver_of, insert_only
+from service.kpis.readings_repository import Newest, ReadingColumns, driver_of, insert_only
 from tests.conftest import Tenant
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -67,7 +69,7 @@ async def _stored(app: FastAPI, kpi_id: uuid.UUID) -> list[tuple[str, datetime, 
         return [(r.source, r.observed_at, r.value) for r in rows]
 
 
-async def test_a_repeat_undoes_the_copy_and_the_insert_stores_the_rest_once(
+async def test_a_copy_that_repeats_a_reading_fails_and_the_insert_stores_the_rest_once(
     app: FastAPI, tenant: Tenant
 ) -> None:
     kpi_id = uuid.UUID((await tenant.create("/v1/kpis", {"key": "nps", "name": "NPS"}))["id"])
@@ -75,22 +77,24 @@ async def test_a_repeat_undoes_the_copy_and_the_insert_stores_the_rest_once(
     at = [T0 + timedelta(minutes=n) for n in range(4)]
     async with app.state.sessionmaker() as session:
         first = ReadingColumns([kpi_id] * 2, [], at[:2], [1.0, 2.0], "crm")
-        assert await copy_readings(await driver_of(session), org, first)
+        assert await insert_only(session, org, first, copy=True) == (
+            [0, 1],
+            Newest([kpi_id], [at[1]], [2.0]),
+        )
         await session.commit()
+    # New, a repeat of a stored reading (same source, other value), new.
+    again = ReadingColumns(
+        [kpi_id] * 3, [None, "crm", "crm"], [at[2], at[1], at[3]], [3.0, 9.0, 4.0], "crm"
+    )
     async with app.state.sessionmaker() as session:
-        # New, a repeat of a stored reading (same source, other value), new.
-        again = ReadingColumns(
-            [kpi_id] * 3, [None, "crm", "crm"], at[2:3] + at[1:2] + at[3:], [3.0, 9.0, 4.0], "crm"
-        )
-        assert not await copy_readings(await driver_of(session), org, again)
-        # Nothing of the undone copy is left, and the transaction goes on.
-        count = await session.scalar(
-            text("SELECT count(*) FROM kpi_readings WHERE kpi_id = :kpi"), {"kpi": kpi_id}
-        )
-        assert count == 2
+        with pytest.raises(asyncpg.UniqueViolationError) as failed:
+            await insert_only(session, org, again, copy=True)
+        assert failed.value.table_name.startswith("kpi_readings")
+    assert len(await _stored(app, kpi_id)) == 2  # nothing of the failed copy
+    async with app.state.sessionmaker() as session:
         created, newest = await insert_only(session, org, again)
         assert created == [0, 2]
-        assert (newest.kpi_ids, newest.observed_at, newest.values) == ([kpi_id], [at[3]], [4.0])
+        assert newest == Newest([kpi_id], [at[3]], [4.0])
         await session.commit()
     assert await _stored(app, kpi_id) == [
         ("crm", at[0], 1.0), ("crm", at[1], 2.0), ("crm", at[2], 3.0), ("crm", at[3], 4.0)
@@ -118,7 +122,7 @@ async def test_a_clean_batch_is_copied_in_key_order_with_each_kpis_newest(
     ids = [kpis[n % 3] for n in range(9)][::-1]
     rows = ReadingColumns(ids, [], at, [float(n) for n in range(9)], "etl")
     async with app.state.sessionmaker() as session:
-        created, newest = await insert_only(session, tenant.organization_id, rows)
+        created, newest = await insert_only(session, tenant.organization_id, rows, copy=True)
         await session.commit()
     assert created == list(range(9))
     assert newest.kpi_ids == sorted(kpis, key=lambda k: k.bytes)

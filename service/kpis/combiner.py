@@ -19,17 +19,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import Protocol
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.kpis.readings_repository import ReadingColumns
 from service.kpis.schemas import MAX_BATCH
 
-Store = Callable[[AsyncSession, uuid.UUID, ReadingColumns], Awaitable[list[int]]]
-"""Inserts the rows and evaluates their rules in the session's transaction; returns the
-positions of the rows stored (``ingest.insert_and_evaluate``)."""
+
+class Store(Protocol):
+    """Inserts the rows and evaluates their rules in the session's transaction; returns the
+    positions of the rows stored (``ingest.insert_and_evaluate``). With ``copy``, every
+    row is stored, or ``asyncpg.UniqueViolationError`` is raised and the transaction is
+    left failed (``readings_repository.insert_only``)."""
+
+    def __call__(
+        self, session: AsyncSession, org: uuid.UUID, rows: ReadingColumns, *, copy: bool
+    ) -> Awaitable[list[int]]: ...
 
 
 @dataclass(slots=True)
@@ -55,6 +64,10 @@ class IngestCombiner:
         self._max_rows = max_rows
         self._waiting: dict[uuid.UUID, deque[_Batch]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def waiting(self, organization_id: uuid.UUID) -> int:
+        """Batches of the organization queued for its next round."""
+        return len(self._waiting.get(organization_id, ()))
 
     async def store(self, organization_id: uuid.UUID, rows: ReadingColumns) -> list[int]:
         batch = _Batch(rows)
@@ -93,9 +106,7 @@ class IngestCombiner:
     async def _round(self, organization_id: uuid.UUID, batches: list[_Batch]) -> None:
         rows = _merged([b.rows for b in batches]) if len(batches) > 1 else batches[0].rows
         try:
-            async with self._sessionmaker() as session:
-                created = await self._store(session, organization_id, rows)
-                await session.commit()
+            created = await self._stored(organization_id, rows)
         except asyncio.CancelledError:  # shutting down mid-round: nothing was committed
             for batch in batches:
                 batch.done.cancel()
@@ -108,6 +119,23 @@ class IngestCombiner:
                 await self._round(organization_id, [batch])
             return
         _answer(batches, created)
+
+    async def _stored(self, organization_id: uuid.UUID, rows: ReadingColumns) -> list[int]:
+        """The rows copied in a transaction of the round's own; when one repeats a stored
+        reading (a batch sent again) or another row, that transaction is undone and they
+        go in again with the insert that skips repeats."""
+        try:
+            async with self._sessionmaker() as session:
+                created = await self._store(session, organization_id, rows, copy=True)
+                await session.commit()
+                return created
+        except asyncpg.UniqueViolationError as exc:
+            if not (exc.table_name or "").startswith("kpi_readings"):
+                raise
+        async with self._sessionmaker() as session:
+            created = await self._store(session, organization_id, rows, copy=False)
+            await session.commit()
+            return created
 
 
 def _merged(parts: list[ReadingColumns]) -> ReadingColumns:

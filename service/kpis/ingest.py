@@ -280,10 +280,11 @@ async def _insert(
 
 
 async def insert_and_evaluate(
-    session: AsyncSession, org: uuid.UUID, rows: ReadingColumns
+    session: AsyncSession, org: uuid.UUID, rows: ReadingColumns, *, copy: bool = False
 ) -> list[int]:
     """Store the rows and evaluate the rules of their KPIs in this transaction; returns
-    the positions of the rows stored (the first of any repeated)."""
+    the positions of the rows stored (the first of any repeated). ``copy``: see
+    ``readings_repository.insert_only``."""
     touched = sorted(set(rows.kpi_ids))
     # Everything that does not depend on the locked rows happens before the locks: what
     # runs between taking them and the commit is what concurrent batches of the same KPIs
@@ -292,7 +293,7 @@ async def insert_and_evaluate(
     # window read after it sees every batch committed before the locks were granted.
     rules = await rules_repository.enabled_rules_of_kpis(session, org, touched)
     drives = await goals_repository.any_driven_by(session, org, touched)
-    created, newest = await readings_repository.insert_only(session, org, rows)
+    created, newest = await readings_repository.insert_only(session, org, rows, copy=copy)
     by_kpi: dict[uuid.UUID, list[tuple[datetime, float]]] = {}
     for n in created:
         by_kpi.setdefault(rows.kpi_ids[n], []).append((rows.observed_at[n], rows.values[n]))

@@ -1,12 +1,12 @@
 """The readings hot path: bulk SQL straight through asyncpg, inside the request's transaction.
 
-A batch goes in with ``COPY`` under a savepoint (``copy_readings``); when a row repeats a
-stored reading (a retried batch) or another row, the copy is undone and the batch goes in
-with one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` instead. Neither
-takes a shared lock; a second statement then locks the KPIs (and the alert series to
-evaluate) and moves their ``latest`` and ``kpi_reading_versions``. Concurrent batches of
-the same KPIs queue on those locks until commit, so the insert and its foreign-key checks
-stay out of the queue.
+Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch (one round trip and one
+plan for 10,000 rows, ``ON CONFLICT DO NOTHING`` making repeats harmless), or, where the
+caller owns the transaction and can start it again (the group commit, ``combiner.py``),
+with ``COPY``, which fails on a repeat. Neither takes a shared lock; a second statement
+then locks the KPIs (and the alert series to evaluate) and moves their ``latest`` and
+``kpi_reading_versions``. Concurrent batches of the same KPIs queue on those locks until
+commit, so the insert and its foreign-key checks stay out of the queue.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kpis.rule_rows import STATE_COLUMNS, StateRow
@@ -119,12 +118,17 @@ async def driver_of(session: AsyncSession) -> Any:
     raw = await connection.get_raw_connection()
     # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement. If ours
     # came first they would run in autocommit: row locks released at once, writes kept on
-    # rollback. A statement through SQLAlchemy opens the transaction (only when needed,
-    # and always if the adapter stops telling). A read's session is in autocommit
-    # (api/uow.py): there is no transaction to open.
+    # rollback. The adapter is asked to open the transaction as its first statement
+    # would (BEGIN alone, not a statement through the ORM's machinery); should it stop
+    # telling, a statement through SQLAlchemy opens it. A read's session is in
+    # autocommit (api/uow.py): there is no transaction to open.
     adapter = raw.dbapi_connection
     if getattr(adapter, "_transaction", None) is None and not getattr(adapter, "autocommit", 0):
-        await connection.exec_driver_sql("SELECT 1")
+        start = getattr(adapter, "_start_transaction", None)
+        if start is not None:
+            await start()
+        else:
+            await connection.exec_driver_sql("SELECT 1")
     return raw.driver_connection
 
 
@@ -181,15 +185,20 @@ class Newest:
 
 
 async def insert_only(
-    session: AsyncSession, organization_id: uuid.UUID, rows: ReadingColumns
+    session: AsyncSession, organization_id: uuid.UUID, rows: ReadingColumns, *, copy: bool = False
 ) -> tuple[list[int], Newest]:
     """Store what is new, taking no shared lock; returns the positions in ``rows`` of the
     readings inserted (the first of any repeated) and each KPI's newest new one. The
-    caller must call ``lock_and_move`` in the same transaction before it commits."""
+    caller must call ``lock_and_move`` in the same transaction before it commits.
+
+    With ``copy``, every row is stored (``copy_readings``) or ``asyncpg``'s
+    ``UniqueViolationError`` leaves the transaction failed: for a caller that began it
+    for these rows alone and can go again without ``copy``."""
     if not rows.kpi_ids:
         return [], Newest([], [], [])
     driver = await driver_of(session)
-    if await copy_readings(driver, organization_id, rows):
+    if copy:
+        await copy_readings(driver, organization_id, rows)
         return list(range(len(rows.kpi_ids))), _newest_of(rows)
     inserted, kpi_ids, observed_at, values = await driver.fetchrow(
         INSERT_READINGS,
@@ -209,14 +218,16 @@ async def insert_only(
 _COPY_COLUMNS = ["organization_id", "kpi_id", "source", "observed_at", "value"]
 
 
-async def copy_readings(driver: Any, organization_id: uuid.UUID, rows: ReadingColumns) -> bool:
-    """Store every row with ``COPY``, which costs PostgreSQL a quarter less than
-    ``INSERT_READINGS`` and skips its sorts and counts; or, when a row repeats a stored
-    reading or another row, store nothing and return False: the copy runs under a
-    savepoint, and the caller then goes through ``INSERT_READINGS``, which skips repeats.
+async def copy_readings(driver: Any, organization_id: uuid.UUID, rows: ReadingColumns) -> None:
+    """Store every row with ``COPY`` (PostgreSQL spends a quarter less on it than on
+    ``INSERT_READINGS``, and none of the insert's sorts and counts), or raise
+    ``asyncpg.UniqueViolationError`` when one repeats a stored reading or another row.
 
-    Rows go in key order, as the insert's do: two batches repeating each other's readings
-    then wait for one another in one order instead of deadlocking."""
+    Never under a savepoint: the foreign-key checks would lock the KPI rows in a
+    subtransaction, and ``LOCK_AND_MOVE`` updating them then would make every KPI row a
+    multixact, which slowed later foreign-key checks tenfold (bench/README.md). Rows go in
+    key order, as the insert's do: two batches repeating each other's readings then wait
+    for one another in one order instead of deadlocking."""
     count = len(rows.kpi_ids)
     default = rows.default_source
     sources = [default if s is None else s for s in rows.sources] or [default] * count
@@ -224,14 +235,7 @@ async def copy_readings(driver: Any, organization_id: uuid.UUID, rows: ReadingCo
     key_of = {kpi_id: kpi_id.bytes for kpi_id in set(kpi_ids)}  # PostgreSQL's uuid order
     order = sorted(range(count), key=lambda n: (key_of[kpi_ids[n]], sources[n], observed_at[n]))
     records = [(organization_id, kpi_ids[n], sources[n], observed_at[n], values[n]) for n in order]
-    await driver.execute("SAVEPOINT copy_readings")
-    try:
-        await driver.copy_records_to_table("kpi_readings", records=records, columns=_COPY_COLUMNS)
-    except asyncpg.UniqueViolationError:
-        await driver.execute("ROLLBACK TO SAVEPOINT copy_readings")
-        return False
-    await driver.execute("RELEASE SAVEPOINT copy_readings")
-    return True
+    await driver.copy_records_to_table("kpi_readings", records=records, columns=_COPY_COLUMNS)
 
 
 def _newest_of(rows: ReadingColumns) -> Newest:

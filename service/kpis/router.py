@@ -9,7 +9,7 @@ from fastapi import Body, Depends, Query, Request, Response, status
 
 from service.api.deps import IngestPrincipal, PageDep, ReadPrincipal, SessionDep, WritePrincipal
 from service.api.etag import IfMatch, etag_of, set_etag
-from service.api.uow import domain_router
+from service.api.uow import domain_router, stores_in_own_transaction
 from service.common.schemas import InputDateTime, Page
 from service.kpis import ingest, rules_service, service
 from service.kpis.combiner import IngestCombiner
@@ -113,6 +113,7 @@ async def delete_kpi(session: SessionDep, principal: WritePrincipal, kpi_ref: Kp
     response_model=IngestResult,
     responses={201: {"model": IngestResult, "description": "The one reading sent was stored"}},
 )
+@stores_in_own_transaction
 async def ingest_kpi_readings(
     session: SessionDep,
     principal: IngestPrincipal,
@@ -133,6 +134,7 @@ async def ingest_kpi_readings(
 
 
 @router.post("/readings", operation_id="ingestReadings", response_model=IngestResult)
+@stores_in_own_transaction
 async def ingest_readings(
     session: SessionDep, principal: IngestPrincipal, combiner: CombinerDep, body: ReadingBatch
 ) -> Response:
