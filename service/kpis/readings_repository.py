@@ -223,9 +223,9 @@ async def copy_readings(driver: Any, organization_id: uuid.UUID, rows: ReadingCo
     ``INSERT_READINGS``, and none of the insert's sorts and counts), or raise
     ``asyncpg.UniqueViolationError`` when one repeats a stored reading or another row.
 
-    Never under a savepoint: the foreign-key checks would lock the KPI rows in a
-    subtransaction, and ``LOCK_AND_MOVE`` updating them then would make every KPI row a
-    multixact, which slowed later foreign-key checks tenfold (bench/README.md). Rows go in
+    Never under a savepoint: the foreign-key checks' locks on the KPI rows would belong
+    to a subtransaction, and ``LOCK_AND_MOVE`` updating those rows in the transaction
+    itself would then record both as a multixact on every KPI row, each round. Rows go in
     key order, as the insert's do: two batches repeating each other's readings then wait
     for one another in one order instead of deadlocking."""
     count = len(rows.kpi_ids)
