@@ -154,11 +154,11 @@ async def main(total: int, kpis: int, singles: int, workers: int | None) -> None
         # the server and PostgreSQL), which flattered the ratio from 0.38 to 0.57. Before
         # the API run is no place for it: 200,000 rows the planner has no statistics for
         # yet made the API's statements four times slower.
-        # The API run leaves each KPI row with hundreds of dead versions (every round
-        # moves its ``latest``) that autovacuum, once a minute, may not have reached yet:
-        # the baseline's foreign-key checks would wade through them (a 200,000-row COPY
-        # once took 9 to 26 s instead of 1.5 s, which flattered the ratio sixfold). The
-        # baseline copies into the tables as autovacuum leaves them.
+        # Rounds no longer rewrite KPI rows (``latest`` lives in ``kpi_reading_versions``),
+        # but when they did, the dead versions they left made the baseline's foreign-key
+        # checks wade through them (a 200,000-row COPY took 9 to 26 s instead of 1.5 s,
+        # flattering the ratio sixfold). The vacuum stays so that no code can do that to
+        # the baseline again; otherwise it copies into the tables as autovacuum leaves them.
         await vacuum(server, "kpis")
         copy_first = await bare_copy(server, total, "copy-first")
         copy_second = await bare_copy(server, total, "copy-second")

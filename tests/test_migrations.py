@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -132,3 +133,62 @@ async def test_each_migration_steps_down_and_up(empty_database: str) -> None:
     assert await user_tables(empty_database) <= {"alembic_version"}
     upgrade(empty_database)
     assert await user_tables(empty_database) == head_tables
+
+
+async def test_latest_reading_moves_with_its_kpi_both_ways(empty_database: str) -> None:
+    """0017 carries each KPI's newest reading into ``kpi_reading_versions`` (inserting the
+    version row a KPI without one lacks) and its downgrade carries it back."""
+    url = empty_database
+    upgrade(url, "0016_webhook_throttle")
+
+    def day(n: int) -> datetime:
+        return datetime(2026, 11, n, tzinfo=UTC)
+
+    org, with_row, without_row, unread = (uuid.uuid4() for _ in range(4))
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO organizations (id, name) VALUES (:org, 'Org')"), {"org": org}
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO kpis (id, organization_id, key, name, unit, direction, "
+                    "created_at, updated_at, version, latest_value, latest_observed_at) "
+                    "VALUES (:id, :org, :key, :key, 'n', 'up', now(), now(), 1, :value, :at)"
+                ),
+                [
+                    {"id": with_row, "org": org, "key": "a", "value": 1.5, "at": day(1)},
+                    {"id": without_row, "org": org, "key": "b", "value": 2.5, "at": day(2)},
+                    {"id": unread, "org": org, "key": "c", "value": None, "at": None},
+                ],
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO kpi_reading_versions (kpi_id, organization_id, readings_version)"
+                    " VALUES (:id, :org, 7)"
+                ),
+                {"id": with_row, "org": org},
+            )
+    finally:
+        await engine.dispose()
+    upgrade(url)
+    moved = await query(
+        url,
+        "SELECT k.key, v.readings_version, v.latest_value, v.latest_observed_at::text "
+        "FROM kpis k LEFT JOIN kpi_reading_versions v ON v.kpi_id = k.id ORDER BY k.key",
+    )
+    assert [tuple(r) for r in moved] == [
+        ("a", 7, 1.5, "2026-11-01 00:00:00+00"),
+        ("b", 0, 2.5, "2026-11-02 00:00:00+00"),
+        ("c", None, None, None),
+    ]
+    downgrade(url, "0016_webhook_throttle")
+    back = await query(
+        url, "SELECT key, latest_value, latest_observed_at::text FROM kpis ORDER BY key"
+    )
+    assert [tuple(r) for r in back] == [
+        ("a", 1.5, "2026-11-01 00:00:00+00"),
+        ("b", 2.5, "2026-11-02 00:00:00+00"),
+        ("c", None, None),
+    ]

@@ -132,3 +132,24 @@ async def test_a_clean_batch_is_copied_in_key_order_with_each_kpis_newest(
         last = max(n for n in range(9) if ids[n] == kpi_id)
         assert (observed_at, value) == (at[last], float(last))
         assert len(await _stored(app, kpi_id)) == 3
+
+
+async def test_readings_leave_the_kpi_row_itself_untouched(app: FastAPI, tenant: Tenant) -> None:
+    """Batches move ``latest`` in ``kpi_reading_versions``: the KPI row keeps its one
+    version, so the foreign-key check of every later reading finds it at once."""
+    await tenant.create("/v1/kpis", {"key": "mrr", "name": "MRR", "target": 10})
+
+    async def kpi_row_version() -> str:
+        async with app.state.sessionmaker() as session:
+            xmin = await session.scalar(text("SELECT xmin::text FROM kpis WHERE key = 'mrr'"))
+        return str(xmin)
+
+    before = await kpi_row_version()
+    for day, value in ((2, 12.0), (3, 8.0), (1, 99.0)):  # the last one is late
+        items = [{"kpi": "mrr", "value": value, "observed_at": f"2026-11-0{day}T00:00:00Z"}]
+        answer = await tenant.post("/v1/readings", json={"readings": items})
+        assert answer.json()["created"] == 1
+    assert await kpi_row_version() == before
+    kpi = (await tenant.get("/v1/kpis/mrr")).json()
+    assert kpi["latest"] == {"value": 8.0, "observed_at": "2026-11-03T00:00:00Z"}
+    assert kpi["health"] == "unhealthy"

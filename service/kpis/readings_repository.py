@@ -4,9 +4,9 @@ Rows go in with one ``INSERT ... SELECT FROM unnest(...)`` per batch (one round 
 plan for 10,000 rows, ``ON CONFLICT DO NOTHING`` making repeats harmless), or, where the
 caller owns the transaction and can start it again (the group commit, ``combiner.py``),
 with ``COPY``, which fails on a repeat. Neither takes a shared lock; a second statement
-then locks the KPIs (and the alert series to evaluate) and moves their ``latest`` and
-``kpi_reading_versions``. Concurrent batches of the same KPIs queue on those locks until
-commit, so the insert and its foreign-key checks stay out of the queue.
+then locks the KPIs' ``kpi_reading_versions`` rows (and the alert series to evaluate) and
+moves their version and ``latest``. Concurrent batches of the same KPIs queue on those
+locks until commit, so the insert and its foreign-key checks stay out of the queue.
 """
 
 from __future__ import annotations
@@ -62,35 +62,28 @@ does not block other inserts or ``LOCK_AND_MOVE``): the rows, their index entrie
 foreign-key checks (end-of-statement triggers) are done before any shared lock is held."""
 
 LOCK_AND_MOVE = f"""
-WITH newest AS (
-    SELECT kpi_id, observed_at, value
-    FROM unnest($2::uuid[], $3::timestamptz[], $4::float8[]) AS n(kpi_id, observed_at, value)
-), locked AS (
-    -- Lock the KPI rows in id order: concurrent batches touching the same KPIs then queue
-    -- instead of deadlocking.
-    SELECT k.id FROM kpis AS k JOIN newest AS n ON n.kpi_id = k.id
-    WHERE k.organization_id = $1::uuid
-    ORDER BY k.id
-    FOR NO KEY UPDATE OF k
-), moved AS (
-    -- ``latest`` only moves forward: a late reading never rewinds it.
-    UPDATE kpis AS k
-    SET latest_value = n.value, latest_observed_at = n.observed_at
-    FROM newest AS n
-    WHERE k.id = n.kpi_id AND k.id IN (SELECT id FROM locked)
-      AND (k.latest_observed_at IS NULL OR n.observed_at >= k.latest_observed_at)
-), versions AS (
+WITH versions AS (
     -- Every KPI that got a reading moves its ``readings_version`` (running window
-    -- aggregates rely on it, see ``kpis/running.py``), after the KPI rows are locked.
-    INSERT INTO kpi_reading_versions AS v (kpi_id, organization_id, readings_version)
-    SELECT id, $1::uuid, 1 FROM locked
-    ORDER BY id
-    ON CONFLICT (kpi_id) DO UPDATE SET readings_version = v.readings_version + 1
+    -- aggregates rely on it, see ``kpis/running.py``) and its newest reading, locking the
+    -- rows in id order: concurrent batches touching the same KPIs then queue instead of
+    -- deadlocking. ``latest`` only moves forward: a late reading never rewinds it.
+    INSERT INTO kpi_reading_versions AS v
+        (kpi_id, organization_id, readings_version, latest_value, latest_observed_at)
+    SELECT kpi_id, $1::uuid, 1, value, observed_at
+    FROM unnest($2::uuid[], $3::timestamptz[], $4::float8[]) AS n(kpi_id, observed_at, value)
+    ORDER BY kpi_id
+    ON CONFLICT (kpi_id) DO UPDATE SET
+        readings_version = v.readings_version + 1,
+        latest_value = CASE
+            WHEN v.latest_observed_at IS NULL
+                 OR excluded.latest_observed_at >= v.latest_observed_at
+            THEN excluded.latest_value ELSE v.latest_value END,
+        latest_observed_at = greatest(v.latest_observed_at, excluded.latest_observed_at)
     RETURNING v.kpi_id
 ), states AS (
     -- The alert series the caller will evaluate, locked here to save a round trip while
     -- the KPIs are locked; after them (the InitPlan on ``versions`` runs it, and the KPI
-    -- locks it reads, first), the one lock order of every writer.
+    -- locks it takes, first), the one lock order of every writer.
     SELECT {STATE_COLUMNS} FROM alert_states
     WHERE rule_id = ANY($5::uuid[]) AND (SELECT count(*) FROM versions) >= 0
     ORDER BY rule_id
@@ -98,10 +91,14 @@ WITH newest AS (
 )
 SELECT array_agg(ROW(s.*)) FROM states AS s
 """  # noqa: S608 (a constant column list)
-"""After ``INSERT_READINGS``, in its own statement: the locks every concurrent batch of the
-same KPIs queues on, held to commit. Its snapshot may predate a batch that committed while
-it waited; only the locked rows are read as of the lock (which is all it reads), and the
-caller reads windows in a later statement (a fresh snapshot, taken under the locks)."""
+"""After the rows are stored, in its own statement: the locks every concurrent batch of the
+same KPIs queues on, held to commit. Not the ``kpis`` rows themselves: a new version of a
+KPI row per batch would leave every later reading's foreign-key check (which reads that
+row) a longer chain of dead versions to walk. The rows given are the batch's own, already
+checked against the organization by the readings' foreign key. Its snapshot may predate a
+batch that committed while it waited; only the locked rows are read as of the lock (which
+is all it reads), and the caller reads windows in a later statement (a fresh snapshot,
+taken under the locks)."""
 
 
 @dataclass(frozen=True)
@@ -258,8 +255,9 @@ async def lock_and_move(
     newest: Newest,
     rule_ids: Sequence[uuid.UUID],
 ) -> dict[uuid.UUID, StateRow]:
-    """Lock the KPIs that got readings, move their ``latest`` and ``readings_version``, and
-    lock and return the alert series of ``rule_ids``, in one statement."""
+    """Lock the KPIs that got readings (their ``kpi_reading_versions`` rows), move their
+    ``latest`` and ``readings_version``, and lock and return the alert series of
+    ``rule_ids``, in one statement."""
     if not newest.kpi_ids and not rule_ids:
         return {}
     driver = await driver_of(session)

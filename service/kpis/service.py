@@ -54,7 +54,8 @@ async def create_kpi(session: AsyncSession, principal: Principal, data: KpiCreat
     if await repository.key_taken(session, org, data.key, None):
         raise Conflict(f"A KPI with key {data.key!r} already exists.")
     await _check_owner(session, org, data.owner_id, data.team_id)
-    kpi = Kpi(organization_id=org, **data.model_dump())
+    # No reading yet: set here, as the flush keeps these read-only columns but cannot load them.
+    kpi = Kpi(organization_id=org, latest_value=None, latest_observed_at=None, **data.model_dump())
     session.add(kpi)
     await session.flush()
     await ensure_default_rule(session, kpi)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -20,9 +20,10 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from service.models.base import Base, TenantMixin, VersionedMixin
 
@@ -47,8 +48,11 @@ class Kpi(TenantMixin, VersionedMixin, Base):
     )
     direction: Mapped[str] = mapped_column(String(20), default="higher_is_better")
     target: Mapped[float | None] = mapped_column(Float)
-    latest_value: Mapped[float | None] = mapped_column(Float)
-    latest_observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # ``latest_value`` and ``latest_observed_at``: read from ``kpi_reading_versions``,
+    # mapped below that class.
+    if TYPE_CHECKING:
+        latest_value: Mapped[float | None]
+        latest_observed_at: Mapped[datetime | None]
 
 
 class Reading(Base):
@@ -80,13 +84,14 @@ class Reading(Base):
 
 
 class KpiReadingVersion(Base):
-    """One more with every statement that stores readings of the KPI, under this row's
-    lock: running window aggregates (``alert_states.agg_*``) know from it whether they
-    have seen every stored reading. ``readings_repository`` is the only writer of readings.
+    """What every statement that stores readings of a KPI moves, under this row's lock:
+    ``readings_version``, one more each time (running window aggregates, ``alert_states.agg_*``,
+    know from it whether they have seen every stored reading), and the newest reading.
+    ``readings_repository`` is the only writer of readings.
 
-    Its own table, not a column of ``kpis``: every batch moves it, and a new version of
-    the KPI row per batch made each reading's foreign-key check walk a longer chain of
-    row versions while concurrent batches waited.
+    Its own table, not columns of ``kpis``: every batch moves it, and a new version of the
+    KPI row per batch made each reading's foreign-key check walk a longer chain of row
+    versions (and the KPI rows bloat until vacuum) while concurrent batches waited.
     """
 
     __tablename__ = "kpi_reading_versions"
@@ -99,6 +104,25 @@ class KpiReadingVersion(Base):
     kpi_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     organization_id: Mapped[uuid.UUID] = mapped_column()
     readings_version: Mapped[int] = mapped_column(BigInteger)
+    latest_value: Mapped[float | None] = mapped_column(Float)
+    latest_observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+def _latest(column: Any) -> Any:
+    # Read-only, loaded with the KPI in its own SELECT (a primary-key probe per KPI). Kept
+    # through flushes: only readings move it, and a flushed KPI would otherwise have to
+    # load it again, which an async session cannot do on attribute access.
+    return column_property(
+        select(column)
+        .where(KpiReadingVersion.kpi_id == Kpi.id)
+        .correlate_except(KpiReadingVersion)
+        .scalar_subquery(),
+        expire_on_flush=False,
+    )
+
+
+Kpi.latest_value = _latest(KpiReadingVersion.latest_value)
+Kpi.latest_observed_at = _latest(KpiReadingVersion.latest_observed_at)
 
 
 class AlertRule(TenantMixin, VersionedMixin, Base):
