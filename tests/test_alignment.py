@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from service.alignment.repository import TREE_COLUMNS, TREE_SQL, Seed
+from service.alignment.repository import TREE_COLUMNS, TREE_SQL, WALK_COLUMNS, WALK_SQL, Seed
 from service.alignment.schemas import AlignmentRead
 from service.config import get_settings
 from service.webhooks.dispatcher import asyncpg_dsn
@@ -350,15 +350,54 @@ async def test_a_node_reached_by_two_paths_keeps_each_link_once(
         assert len(nodes[a["id"]]["progress"]["inputs"]["children"]) == 2
 
 
+def in_order(progress: Json) -> Json:
+    """Progress with its children's inputs by id (the order of links read is no promise)."""
+    children = progress["inputs"].get("children")
+    if children is None:
+        return progress
+    inputs = {**progress["inputs"], "children": sorted(children, key=lambda c: c["id"])}
+    return {**progress, "inputs": inputs}
+
+
+async def test_a_node_met_above_and_below_the_cut_is_shown_once_at_its_shallowest(
+    tenant: Tenant, cycle: Json
+) -> None:
+    """`d` hangs under `a` directly and at the end of `a -> b -> c -> d`. Cut at depth 2, the
+    walk shows `d` at depth 1 and meets it again below the cut (through `c`), and meets its
+    link to the leaf both ways: one node, one edge, and every roll-up as the forest's."""
+    a, b, c, d = [await objective(tenant, cycle, t, rollup="children") for t in "abcd"]
+    leaf, other = await objective(tenant, cycle, "leaf"), await objective(tenant, cycle, "other")
+    await with_progress(tenant, leaf, 0.6)
+    await with_progress(tenant, other, 0.2)
+    for child, parent, weight in [
+        (b, a, 1.0), (c, b, 1.0), (d, c, 1.0), (d, a, 3.0), (leaf, d, 1.0), (other, c, 1.0),
+    ]:  # fmt: skip
+        assert (await link(tenant, child, parent, weight=weight)).status_code == 201
+    forest = (await tenant.get(f"/v1/alignment?cycle_id={cycle['id']}")).json()
+    rolled = {n["id"]: in_order(n["progress"]) for n in forest["nodes"]}
+    for depth, shown in ((1, "abd"), (2, "abcdL"), (3, "abcdLO")):
+        tree = (await tenant.get(f"/v1/objectives/{a['id']}/tree?depth={depth}")).json()
+        names = {a["id"]: "a", b["id"]: "b", c["id"]: "c", d["id"]: "d"}
+        names |= {leaf["id"]: "L", other["id"]: "O"}
+        depths = {names[n["id"]]: n["depth"] for n in tree["nodes"]}
+        assert len(tree["nodes"]) == len(depths) == len(shown), depth
+        assert set(depths) == set(shown)
+        assert depths["d"] == 1 and depths["a"] == 0
+        pairs = [(e["parent_id"], e["child_id"]) for e in tree["edges"]]
+        assert len(pairs) == len(set(pairs))
+        for node in tree["nodes"]:
+            assert in_order(node["progress"]) == rolled[node["id"]], (depth, names[node["id"]])
+
+
 async def test_every_tree_statement_returns_the_columns_in_order(
     tenant: Tenant, cycle: Json, database_url: str
 ) -> None:
-    """``build.read_rows`` unpacks rows by position (``repository.TREE_COLUMNS``)."""
+    """``build.read_rows`` and ``read_walk`` unpack rows by position
+    (``repository.TREE_COLUMNS``, ``WALK_COLUMNS``)."""
     parent, child = await objective(tenant, cycle, "P"), await objective(tenant, cycle, "C")
     assert (await link(tenant, child, parent)).status_code == 201
     root, org = uuid.UUID(parent["id"]), tenant.organization_id
     params = {
-        Seed.DOWN: (root, 3),
         Seed.UP: (root, 3),
         Seed.FOREST: (uuid.UUID(cycle["id"]), None),
         Seed.IDS: ([root],),
@@ -368,5 +407,7 @@ async def test_every_tree_statement_returns_the_columns_in_order(
         for seed, more in params.items():
             rows = await connection.fetch(TREE_SQL[seed], org, *more)
             assert rows and all(tuple(row.keys()) == TREE_COLUMNS for row in rows), seed
+        rows = await connection.fetch(WALK_SQL, org, root, 3)
+        assert rows and all(tuple(row.keys()) == WALK_COLUMNS for row in rows)
     finally:
         await connection.close()

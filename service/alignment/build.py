@@ -1,8 +1,10 @@
-"""Rows of ``repository.tree_rows`` to a graph of nodes with roll-ups, pace and health.
+"""Rows of ``repository.tree_rows`` and ``walk_rows`` to a graph of nodes with roll-ups,
+pace and health.
 
 Pure (no I/O): the rules are those of ``graph.py`` and ``goals/pace.py``; this is the hot
 path that applies them to a tree of thousands of rows, so each row is unpacked once, in
-``repository.TREE_COLUMNS`` order, and each node is made of a few plain dataclasses.
+``repository.TREE_COLUMNS`` (or ``WALK_COLUMNS``) order, and each node is made of a few
+plain dataclasses.
 """
 
 from __future__ import annotations
@@ -64,22 +66,28 @@ def as_graph(graph: Graph) -> Graph:
     return graph
 
 
-def shape_graph(rows: Sequence[Any], now: datetime, shape: Callable[[Graph], T]) -> T:
-    """Build the graph and shape it (REST: encode it) with the collector paused throughout:
-    when the graph dies inside the block (only the bytes survive) the collector never scans
-    its objects. Paused for the build alone, the first allocation after it collected the
-    young generation, the whole live graph, and promoted it (about 2 ms for 1,000 nodes)."""
+def shape_graph(
+    rows: Sequence[Any], now: datetime, shape: Callable[[Graph], T], read: Reader | None = None
+) -> T:
+    """Build the graph from the rows as ``read`` reads them (default ``read_rows``) and shape
+    it (REST: encode it) with the collector paused throughout: when the graph dies inside
+    the block (only the bytes survive) the collector never scans its objects. Paused for
+    the build alone, the first allocation after it collected the young generation, the
+    whole live graph, and promoted it (about 2 ms for 1,000 nodes)."""
     with collector_paused():
-        return shape(build_graph(rows, now))
+        return shape(build_graph(rows, now, read or read_rows))
 
 
 # What a shown row keeps for its node until the roll-up is done.
 _Shown = tuple[str, str, Any, Any, Any, str, Rollup, Any, Any, Any, list[KpiSignal]]
+# Roll-up inputs by id, every link read, and the shown nodes: what a reader makes of rows.
+Read = tuple[dict[str, NodeInput], list[Edge], list[_Shown]]
+Reader = Callable[[Sequence[Any]], Read]
 
 
-def build_graph(rows: Sequence[Any], now: datetime) -> Graph:
+def build_graph(rows: Sequence[Any], now: datetime, read: Reader | None = None) -> Graph:
     """Nodes with roll-ups, pace and health, and the edges between shown nodes."""
-    inputs, edges, shown = read_rows(rows)
+    inputs, edges, shown = (read or read_rows)(rows)
     rolled = roll_up(inputs, edges)
     settings = get_settings()
     on_track, at_risk = settings.pace_on_track, settings.pace_at_risk
@@ -118,7 +126,7 @@ def build_graph(rows: Sequence[Any], now: datetime) -> Graph:
     return Graph(nodes, visible)
 
 
-def read_rows(rows: Sequence[Any]) -> tuple[dict[str, NodeInput], list[Edge], list[_Shown]]:
+def read_rows(rows: Sequence[Any]) -> Read:
     """Roll-up inputs keyed by the objectives' ids as strings, in the rows' order; every
     child link; and what each shown row needs for its node."""
     inputs: dict[str, NodeInput] = {}
@@ -143,6 +151,42 @@ def read_rows(rows: Sequence[Any]) -> tuple[dict[str, NodeInput], list[Edge], li
                  start_date, end_date, kpis)
             )  # fmt: skip
     return inputs, edges, shown
+
+
+def read_walk(rows: Sequence[Any]) -> Read:
+    """``read_rows`` for ``repository.WALK_SQL``: one row per link walked, the child's
+    objective on it. A node is read from its first row and shown at its shallowest depth
+    (rows without a depth are below the limit: read for roll-ups, not shown); a link read
+    twice (walked from a node reached at two depths) counts once."""
+    inputs: dict[str, NodeInput] = {}
+    edges: list[Edge] = []
+    links: set[tuple[str, str]] = set()
+    shown: dict[str, _Shown] = {}
+    kinds, rollups = LINK_KINDS, ROLLUPS
+    for (
+        object_id, title, cycle_id, team_id, owner_id, status, rollup, value, raw, started,
+        start_date, end_date, depth, kr_weight, parent_id, weight, kind,
+        kpi_ids, kpi_states, kpi_severities,
+    ) in rows:  # fmt: skip
+        ident = str(object_id)
+        if parent_id is not None:
+            link = (str(parent_id), ident)
+            if link not in links:
+                links.add(link)
+                edges.append(Edge(link[0], ident, weight, kinds[kind]))
+        node = inputs.get(ident)
+        if node is None:
+            node = inputs[ident] = NodeInput(ident, rollups[rollup], value, raw, kr_weight, started)
+        if depth is None:
+            continue
+        known = shown.get(ident)
+        if known is None or depth < known[7]:
+            kpis = signals(kpi_ids, kpi_states, kpi_severities) if kpi_ids else []
+            shown[ident] = (
+                ident, title, cycle_id, team_id, owner_id, status, node.rollup, depth,
+                start_date, end_date, kpis,
+            )  # fmt: skip
+    return inputs, edges, list(shown.values())
 
 
 def signals(

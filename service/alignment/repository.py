@@ -20,31 +20,12 @@ from service.models import ObjectiveKpi, ObjectiveLink
 
 
 class Seed(StrEnum):
-    DOWN = "down"
     UP = "up"
     FOREST = "forest"
     IDS = "ids"
 
 
 _SHOWN = {
-    # $2 root, $3 depth: the root and everything below it, at most $3 levels down, with
-    # the links walked: the child links of every node above the limit (``_CHILDREN_WALKED``).
-    Seed.DOWN: """
-    shown(id, depth, parent_id, weight, kind) AS (
-        SELECT o.id, 0, NULL::uuid, NULL::float8, NULL::varchar
-        FROM objectives o WHERE o.organization_id = $1 AND o.id = $2
-        UNION
-        SELECT l.child_id, s.depth + 1, l.parent_id, l.weight, l.kind FROM shown s
-        JOIN objective_links l ON l.parent_id = s.id AND l.organization_id = $1
-        WHERE s.depth < $3
-    ),
-    walked AS (
-        SELECT parent_id, array_agg(id) AS ids, array_agg(weight) AS weights,
-               array_agg(kind) AS kinds
-        FROM (SELECT DISTINCT parent_id, id, weight, kind FROM shown
-              WHERE parent_id IS NOT NULL) link
-        GROUP BY parent_id
-    )""",
     # $2 root, $3 depth: the root and what it aligns to, at most $3 levels up.
     Seed.UP: """
     shown(id, depth) AS (
@@ -111,39 +92,12 @@ below(id) AS (
       ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
 )"""
 
-# Walking down, a node shown above the depth limit had all its children walked (and shown):
-# only those at the limit ($3) can have contributing descendants that are not shown yet.
-_BELOW_THE_LIMIT = """
-deeper(id) AS (
-    SELECT id FROM shown_once WHERE depth = $3
-    UNION
-    SELECT l.child_id FROM deeper b
-    JOIN objectives p ON p.id = b.id AND p.rollup <> 'key_results'
-    JOIN objective_links l
-      ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
-),
-below(id) AS (SELECT id FROM shown_once UNION SELECT id FROM deeper)"""
-
 # A tree: a few thousand nodes, each one probe of the covering link index.
 _CHILDREN_PER_NODE = """
 LEFT JOIN LATERAL (
     SELECT array_agg(child_id) AS ids, array_agg(weight) AS weights, array_agg(kind) AS kinds
     FROM objective_links WHERE parent_id = o.id AND organization_id = $1
 ) ch ON true"""
-
-# A tree walked down: the walk read the child links of every node above the depth limit
-# already; only nodes at the limit, or below it for roll-ups, are probed for theirs.
-_CHILDREN_WALKED = """
-LEFT JOIN walked w ON w.parent_id = o.id
-LEFT JOIN LATERAL (
-    SELECT array_agg(child_id) AS ids, array_agg(weight) AS weights, array_agg(kind) AS kinds
-    FROM objective_links
-    WHERE parent_id = o.id AND organization_id = $1 AND (s.depth IS NULL OR s.depth >= $3)
-) probed ON true
-CROSS JOIN LATERAL (
-    SELECT coalesce(w.ids, probed.ids) AS ids, coalesce(w.weights, probed.weights) AS weights,
-           coalesce(w.kinds, probed.kinds) AS kinds
-) ch"""
 
 # A forest: most of the organization's links, grouped in one pass instead of 100,000 probes.
 _CHILDREN_GROUPED = """
@@ -155,7 +109,7 @@ LEFT JOIN (
     GROUP BY parent_id
 ) ch ON ch.parent_id = o.id"""
 
-_CHILDREN = {Seed.DOWN: _CHILDREN_WALKED, Seed.FOREST: _CHILDREN_GROUPED}
+_CHILDREN = {Seed.FOREST: _CHILDREN_GROUPED}
 
 _ONCE = {
     # A walk may reach a node along several paths: keep its shallowest depth.
@@ -175,21 +129,95 @@ TREE_COLUMNS = (
 TREE_SQL = {
     seed: _TREE.format(
         shown=shown,
-        shown_once=_ONCE["walk" if seed in (Seed.DOWN, Seed.UP) else "unique"],
-        below=_BELOW_THE_LIMIT if seed is Seed.DOWN else _BELOW_ALL,
+        shown_once=_ONCE["walk" if seed is Seed.UP else "unique"],
+        below=_BELOW_ALL,
         children=_CHILDREN.get(seed, _CHILDREN_PER_NODE),
     )
     for seed, shown in _SHOWN.items()
 }
 
 
+# A tree walked down, as the walk went: one row per link walked (and one for the root),
+# the child's objective on it. The nodes and edges are the rows themselves, so nothing is
+# grouped: no shallowest depth per node, no child links gathered into arrays per parent
+# (which took a third of a 1,146-node tree's 8 ms). A node reached along several links
+# comes once per link, each with its depth (the shallowest counts); a link walked from a
+# node reached at two depths comes twice. ``build.read_walk`` sorts that out.
+#
+# $2 root, $3 depth. ``shown`` walks every link below the root down to the depth limit;
+# ``deeper`` goes on from the nodes at the limit along the links their roll-ups count
+# (contributing children of nodes that roll up children), which are not shown.
+WALK_SQL = """
+WITH RECURSIVE shown(id, depth, parent_id, weight, kind) AS (
+    SELECT o.id, 0, NULL::uuid, NULL::float8, NULL::varchar
+    FROM objectives o WHERE o.organization_id = $1 AND o.id = $2
+    UNION
+    SELECT l.child_id, s.depth + 1, l.parent_id, l.weight, l.kind FROM shown s
+    JOIN objective_links l ON l.parent_id = s.id AND l.organization_id = $1
+    WHERE s.depth < $3
+),
+deeper(id, parent_id, weight, kind) AS (
+    SELECT l.child_id, l.parent_id, l.weight, l.kind FROM shown s
+    JOIN objectives p ON p.id = s.id AND p.rollup <> 'key_results'
+    JOIN objective_links l
+      ON l.parent_id = s.id AND l.organization_id = $1 AND l.kind = 'contributes'
+    WHERE s.depth = $3
+    UNION
+    SELECT l.child_id, l.parent_id, l.weight, l.kind FROM deeper b
+    JOIN objectives p ON p.id = b.id AND p.rollup <> 'key_results'
+    JOIN objective_links l
+      ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
+),
+walked AS (
+    SELECT id, depth, parent_id, weight, kind FROM shown
+    UNION ALL
+    SELECT id, NULL, parent_id, weight, kind FROM deeper
+),
+kpis AS (
+    SELECT ok.objective_id, array_agg(ok.kpi_id) AS ids,
+           array_agg(coalesce(st.state, 'ok')) AS states, array_agg(st.severity) AS severities
+    FROM objective_kpis ok
+    LEFT JOIN alert_states st ON st.kpi_id = ok.kpi_id AND st.organization_id = $1
+    WHERE ok.organization_id = $1 AND ok.objective_id IN (SELECT id FROM walked)
+    GROUP BY ok.objective_id
+)
+SELECT o.id, o.title, o.cycle_id, o.team_id, o.owner_id, o.status, o.rollup,
+       o.progress_value, o.progress_raw, o.last_check_in_at IS NOT NULL AS started,
+       c.start_date, c.end_date, w.depth, o.kr_weight, w.parent_id, w.weight, w.kind,
+       k.ids AS kpi_ids, k.states AS kpi_states, k.severities AS kpi_severities
+FROM walked w
+JOIN objectives o ON o.id = w.id AND o.organization_id = $1
+JOIN cycles c ON c.id = o.cycle_id
+LEFT JOIN kpis k ON k.objective_id = o.id
+"""
+
+# ``WALK_SQL``'s columns, in order (``build.read_walk`` unpacks them by position).
+WALK_COLUMNS = (
+    "id", "title", "cycle_id", "team_id", "owner_id", "status", "rollup", "progress_value",
+    "progress_raw", "started", "start_date", "end_date", "depth", "kr_weight", "parent_id",
+    "weight", "kind", "kpi_ids", "kpi_states", "kpi_severities",
+)  # fmt: skip
+
+
 async def tree_rows(
     session: AsyncSession, organization_id: uuid.UUID, seed: Seed, *params: Any
 ) -> list[Any]:
-    """Shown nodes and their contributing descendants with child links and KPI states."""
+    """Shown nodes and their contributing descendants with child links and KPI states
+    (``TREE_COLUMNS``)."""
+    return await _fetch(session, TREE_SQL[seed], organization_id, *params)
+
+
+async def walk_rows(
+    session: AsyncSession, organization_id: uuid.UUID, root: uuid.UUID, depth: int
+) -> list[Any]:
+    """The tree below ``root``, one row per link walked (``WALK_COLUMNS``)."""
+    return await _fetch(session, WALK_SQL, organization_id, root, depth)
+
+
+async def _fetch(session: AsyncSession, sql: str, *params: Any) -> list[Any]:
     await session.flush()  # the raw connection must see this transaction's pending rows
     driver = await driver_of(session)
-    rows: list[Any] = await driver.fetch(TREE_SQL[seed], organization_id, *params)
+    rows: list[Any] = await driver.fetch(sql, *params)
     return rows
 
 

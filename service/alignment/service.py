@@ -11,7 +11,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import repository
-from service.alignment.build import Graph, read_rows, shape_graph, signals
+from service.alignment.build import Graph, Reader, read_rows, read_walk, shape_graph, signals
 from service.alignment.graph import (
     Health,
     KpiSignal,
@@ -62,11 +62,15 @@ async def tree(
     require(principal, Scope.READ)
     org = principal.organization_id
     limit = _depth(depth)
-    seed = Seed.DOWN if direction is Direction.DOWN else Seed.UP
-    rows = await repository.tree_rows(session, org, seed, objective_id, limit)
+    if direction is Direction.DOWN:
+        rows = await repository.walk_rows(session, org, objective_id, limit)
+        read: Reader = read_walk
+    else:
+        rows = await repository.tree_rows(session, org, Seed.UP, objective_id, limit)
+        read = read_rows
     if not rows:
         raise NotFound.of("Objective", objective_id)
-    return shape_graph(rows, now, shape)
+    return shape_graph(rows, now, shape, read)
 
 
 async def alignment(
