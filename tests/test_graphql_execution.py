@@ -6,6 +6,7 @@ Strawberry's default execution context and through ``PlainFieldExecutionContext`
 
 from __future__ import annotations
 
+import gc
 import uuid
 from enum import Enum
 from typing import Any
@@ -101,6 +102,30 @@ class Query:
         ]
 
 
+class WatchedLeaf:
+    """A ``Leaf`` source that notes whether the collector runs while its value is read."""
+
+    collector_enabled: list[bool] = []
+    label, colour, data, tags = None, Colour.RED, None, []
+
+    @property
+    def value(self) -> float:
+        self.collector_enabled.append(gc.isenabled())
+        return 2.5
+
+
+@strawberry.type
+class Bundle:
+    leaves: list[Leaf]  # plain: completed by the fast path, items and all
+
+
+@strawberry.type
+class Watching:
+    @strawberry.field
+    def bundle(self) -> Bundle:
+        return Bundle(leaves=[WatchedLeaf(), WatchedLeaf()])  # type: ignore[list-item]
+
+
 class Counting(PlainFieldExecutionContext):
     infos = 0
 
@@ -174,6 +199,20 @@ async def test_awaitable_values_take_the_default_path() -> None:
             "leaf": {"value": 1.5, "colour": "RED"},
         }
     }
+
+
+def test_plain_subtrees_are_completed_with_the_collector_paused() -> None:
+    """What the fast path builds is the result, alive until encoded: collections it
+    triggered would scan it again and again. The default path leaves the collector be."""
+    for context_class, paused in ((Counting, True), (StrawberryGraphQLCoreExecutionContext, False)):
+        WatchedLeaf.collector_enabled.clear()
+        built = strawberry.Schema(query=Watching, execution_context_class=context_class)
+        result = built.execute_sync("{ bundle { leaves { value label } } }")
+        assert result.errors is None and result.data == {
+            "bundle": {"leaves": [{"value": 2.5, "label": None}] * 2}
+        }
+        assert WatchedLeaf.collector_enabled == [not paused] * 2
+    assert gc.isenabled()
 
 
 def test_a_middleware_sees_every_field() -> None:

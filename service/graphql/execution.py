@@ -42,6 +42,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from service.common.gc import collector_paused
+
 Complete = Callable[[Any], Any]
 # How to read a field from its source, complete the value, and whether to check it for an
 # awaitable first (the default path awaits one; this path leaves it to the default path).
@@ -80,7 +82,11 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 with suppress(Exception):  # the default path below reports it properly
                     value = get(source)
                     if not self.is_awaitable(value):
-                        return complete(value)
+                        # Synchronous, and what it builds lives on as the result: collector
+                        # runs triggered by its allocations would scan the growing result
+                        # again and again (an 11,000-node ``alignment``: 20% of its CPU).
+                        with collector_paused():
+                            return complete(value)
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
