@@ -51,6 +51,18 @@ _SHOWN = {
     )""",
 }
 
+# The linked KPIs' alert states of the objectives in ``{nodes}`` (a CTE of ids), aggregated
+# per objective once for all of them, not looked up per node.
+_LINKED_KPIS = """
+kpis AS (
+    SELECT ok.objective_id, array_agg(ok.kpi_id) AS ids,
+           array_agg(coalesce(st.state, 'ok')) AS states, array_agg(st.severity) AS severities
+    FROM objective_kpis ok
+    LEFT JOIN alert_states st ON st.kpi_id = ok.kpi_id AND st.organization_id = $1
+    WHERE ok.organization_id = $1 AND ok.objective_id IN (SELECT id FROM {nodes})
+    GROUP BY ok.objective_id
+)"""
+
 # Roll-ups need every contributing descendant of what is shown, however deep the view (but
 # nothing below an objective that rolls up its key results only). Each node comes with its
 # key-result weight (kept on the row, migration 0009), its child links, and its linked KPIs'
@@ -59,14 +71,7 @@ _TREE = """
 WITH RECURSIVE {shown},
 shown_once AS ({shown_once}),
 {below},
-kpis AS (
-    SELECT ok.objective_id, array_agg(ok.kpi_id) AS ids,
-           array_agg(coalesce(st.state, 'ok')) AS states, array_agg(st.severity) AS severities
-    FROM objective_kpis ok
-    LEFT JOIN alert_states st ON st.kpi_id = ok.kpi_id AND st.organization_id = $1
-    WHERE ok.organization_id = $1 AND ok.objective_id IN (SELECT id FROM below)
-    GROUP BY ok.objective_id
-)
+{kpis}
 SELECT o.id, o.title, o.cycle_id, o.team_id, o.owner_id, o.status, o.rollup,
        o.progress_value, o.progress_raw, o.last_check_in_at IS NOT NULL AS started,
        c.start_date, c.end_date,
@@ -132,6 +137,7 @@ TREE_SQL = {
         shown_once=_ONCE["walk" if seed is Seed.UP else "unique"],
         below=_BELOW_ALL,
         children=_CHILDREN.get(seed, _CHILDREN_PER_NODE),
+        kpis=_LINKED_KPIS.format(nodes="below"),
     )
     for seed, shown in _SHOWN.items()
 }
@@ -173,14 +179,7 @@ walked AS (
     UNION ALL
     SELECT id, NULL, parent_id, weight, kind FROM deeper
 ),
-kpis AS (
-    SELECT ok.objective_id, array_agg(ok.kpi_id) AS ids,
-           array_agg(coalesce(st.state, 'ok')) AS states, array_agg(st.severity) AS severities
-    FROM objective_kpis ok
-    LEFT JOIN alert_states st ON st.kpi_id = ok.kpi_id AND st.organization_id = $1
-    WHERE ok.organization_id = $1 AND ok.objective_id IN (SELECT id FROM walked)
-    GROUP BY ok.objective_id
-)
+{kpis}
 SELECT o.id, o.title, o.cycle_id, o.team_id, o.owner_id, o.status, o.rollup,
        o.progress_value, o.progress_raw, o.last_check_in_at IS NOT NULL AS started,
        c.start_date, c.end_date, w.depth, o.kr_weight, w.parent_id, w.weight, w.kind,
@@ -189,7 +188,7 @@ FROM walked w
 JOIN objectives o ON o.id = w.id AND o.organization_id = $1
 JOIN cycles c ON c.id = o.cycle_id
 LEFT JOIN kpis k ON k.objective_id = o.id
-"""
+""".format(kpis=_LINKED_KPIS.format(nodes="walked"))  # noqa: S608 (constant parts)
 
 # ``WALK_SQL``'s columns, in order (``build.read_walk`` unpacks them by position).
 WALK_COLUMNS = (
