@@ -75,11 +75,12 @@ def shape_graph(
     the build alone, the first allocation after it collected the young generation, the
     whole live graph, and promoted it (about 2 ms for 1,000 nodes)."""
     with collector_paused():
-        return shape(build_graph(rows, now, read or read_rows))
+        return shape(build_graph(rows, now, read))
 
 
 # What a shown row keeps for its node until the roll-up is done.
 _Shown = tuple[str, str, Any, Any, Any, str, Rollup, Any, Any, Any, list[KpiSignal]]
+_SHOWN_DEPTH = 7  # the depth's place in ``_Shown``
 # Roll-up inputs by id, every link read, and the shown nodes: what a reader makes of rows.
 Read = tuple[dict[str, NodeInput], list[Edge], list[_Shown]]
 Reader = Callable[[Sequence[Any]], Read]
@@ -180,7 +181,7 @@ def read_walk(rows: Sequence[Any]) -> Read:
         if depth is None:
             continue
         known = shown.get(ident)
-        if known is None or depth < known[7]:
+        if known is None or depth < known[_SHOWN_DEPTH]:
             kpis = signals(kpi_ids, kpi_states, kpi_severities) if kpi_ids else []
             shown[ident] = (
                 ident, title, cycle_id, team_id, owner_id, status, node.rollup, depth,
