@@ -183,7 +183,7 @@ async def test_postgres_restart_mid_ingestion_gives_503s_and_stores_every_readin
             process.terminate()
             process.wait(timeout=60)
         stop_embedded(tmp_path)
-    assert seen.failures == [], seen.failures
+    assert seen.failures == [], (seen.failures, error_lines(log))
     assert readiness.status_code == 503 and "retry-after" in readiness.headers
     assert seen.unavailable >= CLIENTS  # the outage was seen, as 503s
     assert ready_again.status_code == 200  # the pool recovered by itself

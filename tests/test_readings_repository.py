@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from service.kpis.readings_repository import Newest, ReadingColumns, driver_of, insert_only
+from service.common.driver import driver_of
+from service.kpis.readings_repository import Newest, ReadingColumns, insert_only
 from tests.conftest import Tenant
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.kpis.readings_repository import driver_of
+from service.common.driver import driver_of
 from service.models import ObjectiveKpi, ObjectiveLink
 
 

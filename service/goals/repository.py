@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_dirty, set_committed_value
 
+from service.common.driver import driver_of
 from service.common.pagination import PageRequest, apply_keyset, decode_cursor
-from service.kpis.readings_repository import driver_of
 from service.models import CheckIn, KeyResult, Objective
 
 

@@ -17,6 +17,7 @@ their readings.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections import deque
 from collections.abc import Awaitable
@@ -26,8 +27,11 @@ from typing import Protocol
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.common.driver import end_failed
 from service.kpis.readings_repository import ReadingColumns
 from service.kpis.schemas import MAX_BATCH
+
+logger = logging.getLogger("meridian.ingest")
 
 
 class Store(Protocol):
@@ -83,7 +87,11 @@ class IngestCombiner:
         waiting.append(batch)
         # A caller that goes away (a client disconnect) does not stop the round: its
         # readings are stored or not as a whole, like a request whose answer was lost.
-        return await asyncio.shield(batch.done)
+        try:
+            return await asyncio.shield(batch.done)
+        except asyncio.CancelledError:
+            batch.done.add_done_callback(_report_unheard)
+            raise
 
     async def _drain(self, organization_id: uuid.UUID, waiting: deque[_Batch]) -> None:
         try:
@@ -125,16 +133,22 @@ class IngestCombiner:
         reading (a batch sent again) or another row, that transaction is undone and they
         go in again with the insert that skips repeats."""
         try:
-            async with self._sessionmaker() as session:
-                created = await self._store(session, organization_id, rows, copy=True)
-                await session.commit()
-                return created
+            return await self._attempt(organization_id, rows, copy=True)
         except asyncpg.UniqueViolationError as exc:
             if not (exc.table_name or "").startswith("kpi_readings"):
                 raise
+        return await self._attempt(organization_id, rows, copy=False)
+
+    async def _attempt(
+        self, organization_id: uuid.UUID, rows: ReadingColumns, *, copy: bool
+    ) -> list[int]:
         async with self._sessionmaker() as session:
-            created = await self._store(session, organization_id, rows, copy=False)
-            await session.commit()
+            try:
+                created = await self._store(session, organization_id, rows, copy=copy)
+                await session.commit()
+            except BaseException as exc:
+                await end_failed(session, exc)
+                raise
             return created
 
 
@@ -164,6 +178,13 @@ def _answer(batches: list[_Batch], created: list[int]) -> None:
         if not batch.done.done():
             batch.done.set_result(own)
         start = end
+
+
+def _report_unheard(done: asyncio.Future[list[int]]) -> None:
+    """A failed round's answer to a caller that went away: logged here, since no response
+    will carry it (its client had no acknowledgement, so it sends the batch again)."""
+    if not done.cancelled() and (exc := done.exception()) is not None:
+        logger.warning("a round failed after its caller went away: %s", type(exc).__name__)
 
 
 def _fail(batch: _Batch, exc: BaseException) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.common.driver import copy_records, driver_of
 from service.kpis.rule_rows import STATE_COLUMNS, StateRow
 
 INSERT_READINGS = """
@@ -107,26 +108,6 @@ class NewReading:
     source: str
     observed_at: datetime
     value: float
-
-
-async def driver_of(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session, in the same transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement. If ours
-    # came first they would run in autocommit: row locks released at once, writes kept on
-    # rollback. The adapter is asked to open the transaction as its first statement
-    # would (BEGIN alone, not a statement through the ORM's machinery); should it stop
-    # telling, a statement through SQLAlchemy opens it. A read's session is in
-    # autocommit (api/uow.py): there is no transaction to open.
-    adapter = raw.dbapi_connection
-    if getattr(adapter, "_transaction", None) is None and not getattr(adapter, "autocommit", 0):
-        start = getattr(adapter, "_start_transaction", None)
-        if start is not None:
-            await start()
-        else:
-            await connection.exec_driver_sql("SELECT 1")
-    return raw.driver_connection
 
 
 @dataclass(slots=True)
@@ -232,7 +213,7 @@ async def copy_readings(driver: Any, organization_id: uuid.UUID, rows: ReadingCo
     key_of = {kpi_id: kpi_id.bytes for kpi_id in set(kpi_ids)}  # PostgreSQL's uuid order
     order = sorted(range(count), key=lambda n: (key_of[kpi_ids[n]], sources[n], observed_at[n]))
     records = [(organization_id, kpi_ids[n], sources[n], observed_at[n], values[n]) for n in order]
-    await driver.copy_records_to_table("kpi_readings", records=records, columns=_COPY_COLUMNS)
+    await copy_records(driver, "kpi_readings", records, _COPY_COLUMNS)
 
 
 def _newest_of(rows: ReadingColumns) -> Newest:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.kpis.readings_repository import driver_of
+from service.common.driver import driver_of
 from service.models import Kpi
 
 

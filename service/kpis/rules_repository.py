@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.common.driver import driver_of
 from service.common.pagination import PageRequest
-from service.kpis.readings_repository import driver_of
 from service.kpis.rule_rows import STATE_COLUMNS, RuleRow, StateRow
 from service.kpis.running import EMPTY, Agg
 from service.models import AlertRule, AlertState, Event
