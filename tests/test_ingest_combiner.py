@@ -5,6 +5,7 @@ one batch's failure stays its own."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -234,3 +235,38 @@ async def test_requests_waiting_for_a_round_never_starve_it_of_a_connection(
             answers = await asyncio.wait_for(asyncio.gather(*posts), timeout=20)
     assert [a.status_code for a in answers] == [200] * 6
     assert sum(a.json()["created"] for a in answers) == 60
+
+
+async def test_a_round_that_fails_after_its_caller_went_away_is_logged_not_leaked(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def failing_store(session: Any, org: uuid.UUID, rows: Any, *, copy: bool) -> Any:
+        started.set()
+        await release.wait()
+        raise asyncpg.exceptions.AdminShutdownError("terminating connection")
+
+    combiner = IngestCombiner(app.state.sessionmaker, failing_store)
+    rows = ReadingColumns([uuid.uuid4()], [], [START], [1.0], "feed")
+    caller = asyncio.create_task(combiner.store(uuid.uuid4(), rows))
+    await started.wait()
+    caller.cancel()  # the client went away; the round goes on
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    unretrieved: list[str] = []
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context["message"]))
+    try:
+        release.set()
+        for _ in range(100):
+            if not combiner._tasks:
+                break
+            await asyncio.sleep(0.01)
+        assert not combiner._tasks
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+    assert unretrieved == []
+    assert "a round failed after its caller went away: AdminShutdownError" in caplog.text
