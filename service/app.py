@@ -16,7 +16,7 @@ from service.api import openapi, problems
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.ratelimit import RateLimiter
 from service.auth.router import router as api_keys_router
-from service.common.gc import freeze_startup_heap
+from service.common.gc import collect_less_often, freeze_startup_heap
 from service.config import Settings, get_settings
 from service.cycles.router import router as cycles_router
 from service.db import create_engine, create_sessionmaker, resolve_database_url
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 config = DispatcherConfig.from_settings(settings)
                 background.append(asyncio.create_task(run_dispatcher(dsn, config, stop)))
         freeze_startup_heap()
+        collect_less_often()
         try:
             yield
         finally:
