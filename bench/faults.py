@@ -10,8 +10,9 @@
     lost, every request for an event carried that event's `webhook-id` and the same body.
 (b) PostgreSQL stopped and restarted mid-ingestion: 8 clients post batches of 1,000
     readings to `meridian serve --workers 2` (half with an `Idempotency-Key`, half relying
-    on the natural key); PostgreSQL is stopped (`pg_ctl stop -m fast`) for `--down-for`
-    seconds and started again. Clients honour `Retry-After`. Figures: 503s, other errors,
+    on the natural key); once `--down-after` of the batches are acknowledged (a quarter),
+    PostgreSQL is stopped (`pg_ctl stop -m fast`) for `--down-for` seconds and started
+    again. The figure counts as met only if clients saw the outage (503s). Clients honour `Retry-After`. Figures: 503s, other errors,
     the slowest answer, rows stored against rows sent, time from restart to ready.
 """
 
@@ -270,7 +271,13 @@ async def postgres_restart(args: argparse.Namespace) -> None:
                 asyncio.create_task(client_loop(http, c, args, seen, restart))
                 for c in range(args.clients)
             ]
-            await asyncio.sleep(args.down_after)
+            # Stopped once a share of the batches is in, not after a fixed time: on a fast
+            # host every batch had landed within the 3 s the bench once waited.
+            total = args.clients * args.batches
+            for _ in range(60_000):  # 10 minutes at most
+                if seen.batches >= total * args.down_after or all(c.done() for c in clients):
+                    break
+                await asyncio.sleep(0.01)
             acked_before = seen.batches
             await asyncio.to_thread(halt_embedded, server.data_dir)
             halted = time.monotonic()
@@ -323,7 +330,8 @@ async def postgres_restart(args: argparse.Namespace) -> None:
     print(f"    errors logged by logger: {dict(errors) or 0} (log: {log})")
     report(
         Figure("faults", "PostgreSQL restart: readings stored", stored, "rows", expected,
-               "rows sent", "exactly once, no 500", stored == expected and not seen.other)
+               "rows sent", "exactly once, no 500",
+               stored == expected and not seen.other and seen.unavailable > 0)
     )  # fmt: skip
 
 
@@ -344,7 +352,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=25, help="per client")
     parser.add_argument("--per-batch", type=int, default=1000)
     parser.add_argument("--kpis", type=int, default=10)
-    parser.add_argument("--down-after", type=float, default=3.0)
+    parser.add_argument(
+        "--down-after", type=float, default=0.25, help="Share of batches acknowledged first."
+    )
     parser.add_argument("--down-for", type=float, default=5.0)
     parser.add_argument("--only", choices=["webhooks", "postgres"])
     args = parser.parse_args()
