@@ -12,8 +12,9 @@
     readings to `meridian serve --workers 2` (half with an `Idempotency-Key`, half relying
     on the natural key); once `--down-after` of the batches are acknowledged (a quarter),
     PostgreSQL is stopped (`pg_ctl stop -m fast`) for `--down-for` seconds and started
-    again. The figure counts as met only if clients saw the outage (503s). Clients honour `Retry-After`. Figures: 503s, other errors,
-    the slowest answer, rows stored against rows sent, time from restart to ready.
+    again. Clients honour `Retry-After`. Figures: 503s, other errors, the slowest answer,
+    rows stored against rows sent, time from restart to ready; the figure counts as met
+    only if clients saw the outage (503s).
 """
 
 from __future__ import annotations
