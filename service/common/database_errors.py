@@ -38,15 +38,9 @@ def unavailable() -> ServiceUnavailable:
 
 def service_error_for(exc: BaseException) -> ServiceError | None:
     """The client's error for a database failure; ``None`` when it is our bug (a 500)."""
-    if getattr(exc, "connection_invalidated", False) or isinstance(
-        exc, asyncpg.exceptions.InternalClientError
-    ):
-        # A server that shuts down or cuts a backend sends an unsolicited FATAL, which
-        # asyncpg reports on the session's next statement without a SQLSTATE: "connection
-        # was closed in the middle of operation", or "another operation is in progress"
-        # before it has seen the socket close. SQLAlchemy then drops the connection from
-        # the pool (``connection_invalidated``); on the raw hot paths the error arrives as
-        # asyncpg's own InternalClientError. An outage either way.
+    if getattr(exc, "connection_invalidated", False):
+        # SQLAlchemy saw the connection break under its statement and dropped it from the
+        # pool (on the raw hot paths, ``connection_lost`` below tells): an outage.
         return unavailable()
     if isinstance(exc, StaleDataError):
         return Conflict("The resource was changed by another request; read it again and retry.")
@@ -61,10 +55,23 @@ def service_error_for(exc: BaseException) -> ServiceError | None:
         return ServiceUnavailable("A concurrent change conflicted; retry shortly.", retry_after=1)
     if sqlstate.startswith("22"):  # data exception: out of range, bad encoding
         return ValidationFailed("A value is out of the range the store accepts.")
-    if sqlstate.startswith(("08", "57P")):  # connection lost, server shutting down
-        return unavailable()
-    if isinstance(exc, OperationalError | InterfaceError | asyncpg.InterfaceError):
-        return unavailable()
-    if isinstance(exc, OSError):
+    if connection_lost(exc) or isinstance(
+        exc, OperationalError | InterfaceError | asyncpg.InterfaceError
+    ):
         return unavailable()
     return None
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a driver error says the connection can no longer be used: the server closed
+    it or announced it would (SQLSTATE class 08, 57P), the socket failed (``OSError``), or
+    asyncpg's protocol is left mid-operation. A server that shuts down or cuts a backend
+    sends an unsolicited FATAL, which asyncpg reports on the next statement without a
+    SQLSTATE: "connection was closed in the middle of operation", or (before it has seen
+    the socket close) "another operation is in progress", an ``InternalClientError``.
+    A bad argument (``asyncpg.DataError``) leaves the connection usable."""
+    if isinstance(exc, asyncpg.DataError):
+        return False
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError | OSError):
+        return True
+    return sqlstate_of(exc).startswith(("08", "57P"))

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.common.database_errors import DATABASE_ERRORS, sqlstate_of
+from service.common.database_errors import DATABASE_ERRORS, connection_lost
 
 
 async def driver_of(session: AsyncSession) -> Any:
@@ -53,17 +53,6 @@ async def _begin(start: Any) -> None:
         if isinstance(cause, DATABASE_ERRORS):
             raise cause from None
         raise
-
-
-def connection_lost(exc: BaseException) -> bool:
-    """Whether ``exc`` says the session's connection can no longer be used: the server
-    closed it or announced it would (SQLSTATE class 08, 57P), or asyncpg's protocol is
-    left mid-operation. A bad argument (``asyncpg.DataError``) leaves it usable."""
-    if isinstance(exc, asyncpg.DataError):
-        return False
-    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError | OSError):
-        return True
-    return sqlstate_of(exc).startswith(("08", "57P"))
 
 
 async def end_failed(session: AsyncSession, exc: BaseException) -> None:
