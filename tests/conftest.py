@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,3 +189,18 @@ async def emit(
             ids.append(event.id)
         await session.commit()
     return ids
+
+
+@contextmanager
+def loop_errors() -> Iterator[list[str]]:
+    """What reaches the event loop's exception handler ("Future exception was never
+    retrieved", say), collected after a full garbage collection."""
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    seen: list[str] = []
+    loop.set_exception_handler(lambda _, context: seen.append(context["message"]))
+    try:
+        yield seen
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)

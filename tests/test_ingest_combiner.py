@@ -5,7 +5,6 @@ one batch's failure stays its own."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from service.config import Settings
 from service.kpis.combiner import IngestCombiner
 from service.kpis.ingest import insert_and_evaluate
 from service.kpis.readings_repository import ReadingColumns
-from tests.conftest import Tenant, new_tenant
+from tests.conftest import Tenant, loop_errors, new_tenant
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -254,19 +253,12 @@ async def test_a_round_that_fails_after_its_caller_went_away_is_logged_not_leake
     caller.cancel()  # the client went away; the round goes on
     with pytest.raises(asyncio.CancelledError):
         await caller
-    loop = asyncio.get_running_loop()
-    previous = loop.get_exception_handler()
-    unretrieved: list[str] = []
-    loop.set_exception_handler(lambda _, context: unretrieved.append(context["message"]))
-    try:
+    with loop_errors() as unretrieved:
         release.set()
         for _ in range(100):
             if not combiner._tasks:
                 break
             await asyncio.sleep(0.01)
         assert not combiner._tasks
-        gc.collect()
-    finally:
-        loop.set_exception_handler(previous)
     assert unretrieved == []
     assert "a round failed after its caller went away: AdminShutdownError" in caplog.text

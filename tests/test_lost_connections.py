@@ -10,12 +10,10 @@ and leaves its socket open, so each test holds that window open instead of racin
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import struct
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +30,7 @@ from service.db import create_engine, create_sessionmaker
 from service.errors import ServiceUnavailable
 from service.kpis.combiner import IngestCombiner
 from service.kpis.readings_repository import ReadingColumns, insert_only
-from tests.conftest import Tenant
+from tests.conftest import Tenant, loop_errors
 
 START = datetime(2026, 5, 4, tzinfo=UTC)
 
@@ -41,21 +39,6 @@ def announce_shutdown(driver: Any) -> None:
     """What PostgreSQL sends each client as it shuts down: ErrorResponse, FATAL, 57P01."""
     fields = b"SFATAL\0C57P01\0Mterminating connection due to administrator command\0\0"
     driver._protocol.data_received(b"E" + struct.pack("!i", len(fields) + 4) + fields)
-
-
-@contextmanager
-def loop_errors() -> Iterator[list[str]]:
-    """What reaches the event loop's exception handler ("Future exception was never
-    retrieved", say), collected after a full garbage collection."""
-    loop = asyncio.get_running_loop()
-    previous = loop.get_exception_handler()
-    seen: list[str] = []
-    loop.set_exception_handler(lambda _, context: seen.append(context["message"]))
-    try:
-        yield seen
-        gc.collect()
-    finally:
-        loop.set_exception_handler(previous)
 
 
 @asynccontextmanager
