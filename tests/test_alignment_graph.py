@@ -18,6 +18,7 @@ from service.alignment.graph import (
     cycle_if_linked,
     depth_if_linked,
     health,
+    own,
     path_between,
     roll_up,
 )
@@ -119,6 +120,33 @@ def test_multi_parent_diamond_rolls_up_through_both_paths() -> None:
     rolled = roll_up(nodes, edges)
     assert rolled[C].progress.value == pytest.approx(0.2)
     assert rolled[A].progress.value == pytest.approx((0.6 + 0.2) / 2)
+
+
+def test_leaves_rolled_up_while_read_count_as_present() -> None:
+    """A reader rolls up the nodes that count their key results only as it reads them
+    (``own``) and passes them as ``done``: the roll-up is the one of every node given."""
+    nodes = {
+        A: node(A, Rollup.BOTH, 0.9, 2),
+        B: node(B, Rollup.CHILDREN),
+        C: node(C, Rollup.KEY_RESULTS, 0.6),
+        D: node(D, Rollup.KEY_RESULTS, 0.3, 3),
+        E: node(E, Rollup.KEY_RESULTS, 0.0),
+    }
+    edges = [
+        Edge(A, B, 2, LinkKind.CONTRIBUTES),
+        Edge(A, C, 1, LinkKind.CONTRIBUTES),
+        Edge(B, C, 1, LinkKind.CONTRIBUTES),
+        Edge(B, D, 1, LinkKind.CONTRIBUTES),
+        Edge(B, E, 1, LinkKind.SUPPORTS),
+    ]
+    leaves = {i: n for i, n in nodes.items() if n.rollup is Rollup.KEY_RESULTS}
+    done = {i: own(n.kr_value, n.kr_raw, n.kr_weight, n.started) for i, n in leaves.items()}
+    inner = {i: n for i, n in nodes.items() if i not in leaves}
+
+    assert roll_up(inner, edges, done) == roll_up(nodes, edges)
+    assert done[A].progress.value == pytest.approx((0.9 * 2 + 0.45 * 2 + 0.6) / 5)
+    # Without the leaves, their parents have nothing to count.
+    assert roll_up(inner, edges)[B].progress.value == 0.0
 
 
 def test_nothing_to_roll_up_is_zero_and_not_started() -> None:

@@ -21,8 +21,10 @@ from service.alignment.graph import (
     Health,
     KpiSignal,
     NodeInput,
+    Rolled,
     Rollup,
     health,
+    own,
     pace_health,
     roll_up,
 )
@@ -32,6 +34,7 @@ from service.goals.pace import Pace, expected_progress, pace_at
 from service.goals.progress import Progress
 
 T = TypeVar("T")
+_KEY_RESULTS = Rollup.KEY_RESULTS
 
 
 @dataclass
@@ -81,15 +84,17 @@ def shape_graph(
 # What a shown row keeps for its node until the roll-up is done.
 _Shown = tuple[str, str, Any, Any, Any, str, Rollup, Any, Any, Any, list[KpiSignal]]
 _SHOWN_DEPTH = 7  # the depth's place in ``_Shown``
-# Roll-up inputs by id, every link read, and the shown nodes: what a reader makes of rows.
-Read = tuple[dict[str, NodeInput], list[Edge], list[_Shown]]
+# What a reader makes of rows: roll-up inputs by id of the nodes that roll up children,
+# every link read, the shown nodes, and the nodes rolled up already (those that count their
+# key results only: ``roll_up``'s ``done``).
+Read = tuple[dict[str, NodeInput], list[Edge], list[_Shown], dict[str, Rolled]]
 Reader = Callable[[Sequence[Any]], Read]
 
 
 def build_graph(rows: Sequence[Any], now: datetime, read: Reader | None = None) -> Graph:
     """Nodes with roll-ups, pace and health, and the edges between shown nodes."""
-    inputs, edges, shown = (read or read_rows)(rows)
-    rolled = roll_up(inputs, edges)
+    inputs, edges, shown, leaves = (read or read_rows)(rows)
+    rolled = roll_up(inputs, edges, leaves)
     settings = get_settings()
     on_track, at_risk = settings.pace_on_track, settings.pace_at_risk
     cycles: dict[Any, tuple[str, float]] = {}  # id as a string and expected share, per cycle
@@ -129,8 +134,10 @@ def build_graph(rows: Sequence[Any], now: datetime, read: Reader | None = None) 
 
 def read_rows(rows: Sequence[Any]) -> Read:
     """Roll-up inputs keyed by the objectives' ids as strings, in the rows' order; every
-    child link; and what each shown row needs for its node."""
+    child link; what each shown row needs for its node; and the nodes that count their key
+    results only, rolled up."""
     inputs: dict[str, NodeInput] = {}
+    leaves: dict[str, Rolled] = {}
     edges: list[Edge] = []
     shown: list[_Shown] = []
     kinds, rollups = LINK_KINDS, ROLLUPS
@@ -141,7 +148,10 @@ def read_rows(rows: Sequence[Any]) -> Read:
     ) in rows:  # fmt: skip
         ident = str(object_id)
         node_rollup = rollups[rollup]
-        inputs[ident] = NodeInput(ident, node_rollup, value, raw, kr_weight, started)
+        if node_rollup is _KEY_RESULTS:
+            leaves[ident] = own(value, raw, kr_weight, started)
+        else:
+            inputs[ident] = NodeInput(ident, node_rollup, value, raw, kr_weight, started)
         if child_ids:
             for child, weight, kind in zip(child_ids, child_weights, child_kinds, strict=True):
                 edges.append(Edge(ident, str(child), weight, kinds[kind]))
@@ -151,17 +161,20 @@ def read_rows(rows: Sequence[Any]) -> Read:
                 (ident, title, cycle_id, team_id, owner_id, status, node_rollup, depth,
                  start_date, end_date, kpis)
             )  # fmt: skip
-    return inputs, edges, shown
+    return inputs, edges, shown, leaves
 
 
 def read_walk(rows: Sequence[Any]) -> Read:
     """``read_rows`` for ``repository.WALK_SQL``: one row per link walked, the child's
     objective on it. A node is read from its first row and shown at its shallowest depth
     (rows without a depth are below the limit: read for roll-ups, not shown); a link read
-    twice (walked from a node reached at two depths) counts once."""
+    twice (walked from a node reached at two depths) counts once. Only a node read again
+    can bring a link read before, so only those rows are checked (a tree has none)."""
     inputs: dict[str, NodeInput] = {}
+    leaves: dict[str, Rolled] = {}
     edges: list[Edge] = []
-    links: set[tuple[str, str]] = set()
+    first_parent: dict[str, str | None] = {}  # the link a node was first read on
+    links: set[tuple[str, str]] = set()  # links to nodes read again
     shown: dict[str, _Shown] = {}
     kinds, rollups = LINK_KINDS, ROLLUPS
     for (
@@ -170,24 +183,31 @@ def read_walk(rows: Sequence[Any]) -> Read:
         kpi_ids, kpi_states, kpi_severities,
     ) in rows:  # fmt: skip
         ident = str(object_id)
-        if parent_id is not None:
-            link = (str(parent_id), ident)
+        parent = None if parent_id is None else str(parent_id)
+        node_rollup = rollups[rollup]
+        if ident not in first_parent:
+            first_parent[ident] = parent
+            if node_rollup is _KEY_RESULTS:
+                leaves[ident] = own(value, raw, kr_weight, started)
+            else:
+                inputs[ident] = NodeInput(ident, node_rollup, value, raw, kr_weight, started)
+            if parent is not None:
+                edges.append(Edge(parent, ident, weight, kinds[kind]))
+        elif parent is not None and parent != first_parent[ident]:
+            link = (parent, ident)
             if link not in links:
                 links.add(link)
-                edges.append(Edge(link[0], ident, weight, kinds[kind]))
-        node = inputs.get(ident)
-        if node is None:
-            node = inputs[ident] = NodeInput(ident, rollups[rollup], value, raw, kr_weight, started)
+                edges.append(Edge(parent, ident, weight, kinds[kind]))
         if depth is None:
             continue
         known = shown.get(ident)
         if known is None or depth < known[_SHOWN_DEPTH]:
             kpis = signals(kpi_ids, kpi_states, kpi_severities) if kpi_ids else []
             shown[ident] = (
-                ident, title, cycle_id, team_id, owner_id, status, node.rollup, depth,
+                ident, title, cycle_id, team_id, owner_id, status, node_rollup, depth,
                 start_date, end_date, kpis,
             )  # fmt: skip
-    return inputs, edges, list(shown.values())
+    return inputs, edges, list(shown.values()), leaves
 
 
 def signals(

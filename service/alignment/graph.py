@@ -103,7 +103,7 @@ class Edge:
     kind: LinkKind
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeInput:
     """What a node's own key results give: their weighted progress and total weight."""
 
@@ -115,7 +115,7 @@ class NodeInput:
     started: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class Rolled:
     progress: Progress
     started: bool = False
@@ -136,20 +136,28 @@ _BOTH = Rollup.BOTH
 _CONTRIBUTES = LinkKind.CONTRIBUTES
 
 
-def roll_up(nodes: Mapping[Any, NodeInput], edges: Iterable[Edge]) -> dict[Any, Rolled]:
+def roll_up(
+    nodes: Mapping[Any, NodeInput], edges: Iterable[Edge], done: dict[Any, Rolled] | None = None
+) -> dict[Any, Rolled]:
     """Rolled-up progress of every node (ids may be UUIDs or their strings). Children must
     be present for every contributing edge whose parent rolls up children (a missing child
     is ignored, not guessed). One pass in post-order, iterative: deep cascades must not hit
-    Python's recursion limit; a node is combined once, after all its children."""
+    Python's recursion limit; a node is combined once, after all its children.
+
+    ``done`` holds nodes rolled up already, filled in and returned: a tree's reader rolls
+    up the nodes that count their key results only (most of a cascade: its leaves) as it
+    reads their rows (``own``), and leaves them out of ``nodes``."""
+    if done is None:
+        done = {}
     contributing: dict[Any, list[Edge]] = {}
     for edge in edges:
-        if edge.kind is _CONTRIBUTES and edge.child_id in nodes:
+        child = edge.child_id
+        if edge.kind is _CONTRIBUTES and (child in nodes or child in done):
             siblings = contributing.get(edge.parent_id)
             if siblings is None:
                 contributing[edge.parent_id] = [edge]
             else:
                 siblings.append(edge)
-    done: dict[Any, Rolled] = {}
     for root, node in nodes.items():
         if root in done:
             continue
@@ -174,11 +182,15 @@ def roll_up(nodes: Mapping[Any, NodeInput], edges: Iterable[Edge]) -> dict[Any, 
     return done
 
 
+def own(value: float, raw: float, weight: float, started: bool) -> Rolled:
+    """A node rolling up its key results only (most of a cascade: its leaves), from its
+    key results' weighted progress and total weight."""
+    inputs = {"key_results": {"value": value, "raw": raw, "weight": weight}}
+    return Rolled(Progress(value, raw, KR_FORMULA, inputs), started)
+
+
 def _own(node: NodeInput) -> Rolled:
-    """A node rolling up its key results only (most of a cascade: its leaves)."""
-    value, raw = node.kr_value, node.kr_raw
-    own = {"value": value, "raw": raw, "weight": node.kr_weight}
-    return Rolled(Progress(value, raw, KR_FORMULA, {"key_results": own}), node.started)
+    return own(node.kr_value, node.kr_raw, node.kr_weight, node.started)
 
 
 def _combine(node: NodeInput, children: Sequence[tuple[Edge, Rolled]]) -> Rolled:

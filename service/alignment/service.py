@@ -109,8 +109,8 @@ async def standings_of(
     if not ids:
         return {}
     rows = await repository.tree_rows(session, organization_id, Seed.IDS, list(ids))
-    inputs, edges, _ = read_rows(rows)
-    rolled = roll_up(inputs, edges)
+    inputs, edges, _, leaves = read_rows(rows)
+    rolled = roll_up(inputs, edges, leaves)
     return {
         row["id"]: Standing(
             rolled[str(row["id"])],
