@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.common.failure_runs import FailureRun
 from service.kpis import rules_repository
 from service.kpis.evaluator import evaluate_rules
 from service.models.base import utcnow
@@ -41,12 +42,15 @@ async def run_scheduler(
     sessions: async_sessionmaker[AsyncSession], interval: float, stop: asyncio.Event
 ) -> None:
     logger.info("scheduled evaluation started", extra={"interval_seconds": interval})
+    failures = FailureRun(logger, "scheduled evaluation")
     while not stop.is_set():
         try:
             emitted = await evaluate_all(sessions)
+        except Exception as error:  # a bug or an outage: logged, retried next interval
+            failures.failed(error)
+        else:
+            failures.succeeded()
             if emitted:
                 logger.info("scheduled evaluation", extra={"events": emitted})
-        except Exception:
-            logger.exception("scheduled evaluation failed; retrying next interval")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from service.common.failure_runs import FailureRun
 from service.common.ids import prefixed
 from service.config import Settings
 from service.events.outbox import encode_body
@@ -82,10 +83,13 @@ class Dispatcher:
         dsn: str,
         config: DispatcherConfig,
         resolver: ssrf.Resolver = ssrf.system_resolver,
+        failures: FailureRun | None = None,
     ) -> None:
         self.dsn = dsn
         self.config = config
         self.resolver = resolver
+        # Shared with ``run_dispatcher``: an outage is one run whichever step fails.
+        self.failures = failures or FailureRun(logger, "webhook dispatch")
         self._wake = asyncio.Event()
         # httpx's pool gets slower per request with many connections in play; a few
         # requests in flight per dispatcher deliver more per second (see bench/README.md).
@@ -113,7 +117,8 @@ class Dispatcher:
             await self._pool.close()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set; errors are logged and retried, never fatal."""
+        """Deliver until ``stop`` is set; errors are logged (``FailureRun``) and retried,
+        never fatal."""
         logger.info("webhook dispatcher started")
         self._stop = stop
         while not stop.is_set():
@@ -125,8 +130,10 @@ class Dispatcher:
                 sent = await self.dispatch_once()
                 if not sent:
                     wait = await self._until_next_token(wait)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                logger.exception("webhook dispatch failed; retrying after the poll interval")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                self.failures.failed(error)
+            else:
+                self.failures.succeeded()
             if sent:
                 # More may be due right now: beyond the batch, or held back by an
                 # endpoint's max_in_flight until the messages just sent were recorded.
@@ -291,11 +298,12 @@ class Dispatcher:
 
 async def run_dispatcher(dsn: str, config: DispatcherConfig, stop: asyncio.Event) -> None:
     """A dispatcher for the life of a process; survives the database going away."""
+    failures = FailureRun(logger, "webhook dispatch")
     while not stop.is_set():
         try:
-            async with Dispatcher(dsn, config) as dispatcher:
+            async with Dispatcher(dsn, config, failures=failures) as dispatcher:
                 await dispatcher.run(stop)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            logger.exception("webhook dispatcher lost the database; reconnecting")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            failures.failed(error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=config.poll_interval)
