@@ -50,7 +50,10 @@ class FailureRun:
                 "%s failed; retrying",
                 self.activity,
                 exc_info=error,
-                extra={"attempts": self.attempts, "failing_for_seconds": self._for(now)},
+                extra={
+                    "attempts": self.attempts,
+                    "failing_for_seconds": round(now - self.started, 1),
+                },
             )
         elif now - self._reminded >= self.remind_every:
             self._reminded = now
@@ -59,7 +62,7 @@ class FailureRun:
                 self.activity,
                 extra={
                     "attempts": self.attempts,
-                    "failing_for_seconds": self._for(now),
+                    "failing_for_seconds": round(now - self.started, 1),
                     "error": f"{type(error).__name__}: {error}",
                 },
             )
@@ -72,9 +75,6 @@ class FailureRun:
         self.logger.info(
             "%s recovered",
             self.activity,
-            extra={"attempts": self.attempts, "failed_for_seconds": self._for(now)},
+            extra={"attempts": self.attempts, "failed_for_seconds": round(now - self.started, 1)},
         )
         self.started, self.attempts, self._kind = None, 0, None
-
-    def _for(self, now: float) -> float:
-        return round(now - (self.started if self.started is not None else now), 1)
