@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from service import __version__
 from service.alignment.router import router as alignment_router
 from service.api import openapi, problems
+from service.api.idempotency import run_sweeper
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.ratelimit import RateLimiter
 from service.auth.router import router as api_keys_router
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                     run_scheduler(app.state.sessionmaker, settings.evaluation_interval, stop)
                 )
             )
+            ttl = timedelta(hours=settings.idempotency_ttl_hours)
+            background.append(asyncio.create_task(run_sweeper(app.state.sessionmaker, ttl, stop)))
             if settings.webhook_dispatch_in_serve:
                 dsn = asyncpg_dsn(engine.url.render_as_string(hide_password=False))
                 config = DispatcherConfig.from_settings(settings)

@@ -170,10 +170,13 @@ def _export(out: Path) -> int:
 
 
 def _worker() -> int:
-    """Background work without the API: scheduled evaluation and webhook delivery, until
-    SIGINT or SIGTERM (deliveries in flight finish and are recorded first)."""
+    """Background work without the API: scheduled evaluation, webhook delivery and the sweep
+    of expired idempotency records, until SIGINT or SIGTERM (deliveries in flight finish
+    and are recorded first)."""
     import signal
+    from datetime import timedelta
 
+    from service.api.idempotency import run_sweeper
     from service.kpis.scheduler import run_scheduler
     from service.webhooks.dispatcher import DispatcherConfig, asyncpg_dsn, run_dispatcher
 
@@ -185,10 +188,13 @@ def _worker() -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        sessions = create_sessionmaker(engine)
+        ttl = timedelta(hours=settings.idempotency_ttl_hours)
         try:
             await asyncio.gather(
-                run_scheduler(create_sessionmaker(engine), settings.evaluation_interval, stop),
+                run_scheduler(sessions, settings.evaluation_interval, stop),
                 run_dispatcher(asyncpg_dsn(url), DispatcherConfig.from_settings(settings), stop),
+                run_sweeper(sessions, ttl, stop),
             )
         finally:
             await engine.dispose()

@@ -153,7 +153,8 @@ async def test_410_disables_the_endpoint_and_cancels_its_queue(
     app: FastAPI, tenant: Tenant, dispatcher: Dispatcher
 ) -> None:
     async with Receiver(lambda _: Reply(410)) as receiver, Receiver() as ops:
-        created = await endpoint(tenant, receiver.url)
+        # Receivers often keep a token in the path or query: events must not carry it.
+        created = await endpoint(tenant, f"{receiver.url}/t0ken-path?token=s3cret")
         await endpoint(tenant, ops.url, event_types=["webhook_endpoint.*"])
         await emit(app, tenant.organization_id, "kpi.breached")
         await dispatcher.dispatch_once()
@@ -164,7 +165,19 @@ async def test_410_disables_the_endpoint_and_cancels_its_queue(
     state = (await tenant.get(f"/v1/webhook-endpoints/{created['id']}")).json()
     assert state["disabled"] is True and state["disabled_reason"] == "gone"
     [notice] = ops.received
-    assert json.loads(notice.body)["data"]["reason"] == "gone"
+    data = json.loads(notice.body)["data"]
+    assert data["reason"] == "gone" and data["endpoint_id"] == created["id"]
+    assert data["url_origin"] == f"http://127.0.0.1:{receiver.port}" and "url" not in data
+    # Read keys see events: neither REST nor GraphQL gives them the endpoint's path or query.
+    reader = await tenant.key_with("read")
+    [event] = (await reader.get("/v1/events?type=webhook_endpoint.disabled")).json()["items"]
+    read = await reader.get(f"/v1/events/{event['id']}")
+    assert read.status_code == 200 and read.json()["body"]["data"] == data
+    query = '{ events(type: "webhook_endpoint.disabled") { edges { node { body } } } }'
+    graphql = await reader.post("/graphql", json={"query": query})
+    assert graphql.json()["data"]["events"]["edges"][0]["node"]["body"]["data"] == data
+    for text in (notice.body.decode(), read.text, graphql.text):
+        assert "t0ken-path" not in text and "s3cret" not in text
 
 
 async def test_receiver_directives_abort_the_message_or_disable_the_endpoint(

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -70,6 +71,18 @@ class DispatcherConfig:
             disable_after_seconds=settings.webhook_disable_after_seconds,
             secret_box=box_from_settings(settings),
         )
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host[:port]`` of an endpoint URL: what an event may say about it. The
+    path and query often carry the receiver's token, and events are readable with the read
+    scope and sent to the organization's other endpoints."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{host}{port}"
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -266,7 +279,7 @@ class Dispatcher:
             )
             data = {
                 "endpoint_id": row["id"],
-                "url": row["url"],
+                "url_origin": url_origin(row["url"]),
                 "reason": row["disabled_reason"],
                 "failing_since": row["failing_since"],
             }

@@ -3,6 +3,9 @@
 The dispatcher needs the plain secret to sign, so secrets are encrypted, not hashed. A
 sealed value is ``mk1.<key id>.<base64url(nonce | ciphertext)>``; the endpoint's id is the
 associated data, so a sealed secret copied onto another endpoint does not open.
+Binary columns (stored ``Idempotency-Key`` answers) take ``seal_bytes``: the same envelope
+with the nonce and ciphertext raw, ``mk1.<key id>.<nonce | ciphertext>``, because base64
+cost 37 times the encryption (3.7 ms against 0.1 ms to seal and open 1 MB).
 
 Keys come from ``MERIDIAN_SECRET_KEYS`` (comma-separated, base64 of 32 bytes each; the
 first seals, every one opens, so keys rotate by prepending a new one). Without it, a key is
@@ -32,6 +35,7 @@ PREFIX = "mk1"
 KEY_FILE = "secret.key"
 KEY_BYTES = 32
 NONCE_BYTES = 12
+_BYTES_PREFIX = f"{PREFIX}.".encode()
 
 
 class UnreadableSecret(Exception):
@@ -100,23 +104,49 @@ class SecretBox:
         return hashlib.sha256(key).hexdigest()[:8]
 
     def seal(self, secret: str, endpoint_id: uuid.UUID) -> str:
-        sealing_id, ciphers = self._ciphers
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = ciphers[sealing_id].encrypt(nonce, secret.encode(), endpoint_id.bytes)
-        return f"{PREFIX}.{sealing_id}.{_b64encode(nonce + sealed)}"
+        sealing_id, raw = self._encrypt(secret.encode(), endpoint_id.bytes)
+        return f"{PREFIX}.{sealing_id}.{_b64encode(raw)}"
 
     def open(self, sealed: str, endpoint_id: uuid.UUID) -> str:
         prefix, _, rest = sealed.partition(".")
         key_id, _, payload = rest.partition(".")
-        cipher = self._ciphers[1].get(key_id)
-        if prefix != PREFIX or cipher is None:
+        if prefix != PREFIX or key_id not in self._ciphers[1]:
             raise UnreadableSecret(f"sealed with key {key_id or '?'}, which is not configured")
         try:
             raw = _b64decode(payload)
-            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], endpoint_id.bytes)
-        except (InvalidTag, binascii.Error, ValueError) as exc:
+        except (binascii.Error, ValueError) as exc:
             raise UnreadableSecret("the sealed secret does not open with its key") from exc
-        return plain.decode()
+        return self._decrypt(key_id, raw, endpoint_id.bytes).decode()
+
+    def seal_bytes(self, plain: bytes, associated: bytes) -> bytes:
+        """``plain`` sealed for a binary column; ``associated`` binds it to its row."""
+        sealing_id, raw = self._encrypt(plain, associated)
+        return f"{PREFIX}.{sealing_id}.".encode() + raw
+
+    @staticmethod
+    def is_sealed_bytes(value: bytes) -> bool:
+        """Whether ``value`` came from ``seal_bytes`` (no JSON document starts so)."""
+        return value.startswith(_BYTES_PREFIX)
+
+    def open_bytes(self, sealed: bytes, associated: bytes) -> bytes:
+        if not self.is_sealed_bytes(sealed):
+            raise UnreadableSecret("not a sealed value")
+        key_id, _, raw = sealed[len(_BYTES_PREFIX) :].partition(b".")
+        return self._decrypt(key_id.decode("ascii", "replace"), raw, associated)
+
+    def _encrypt(self, plain: bytes, associated: bytes) -> tuple[str, bytes]:
+        sealing_id, ciphers = self._ciphers
+        nonce = os.urandom(NONCE_BYTES)
+        return sealing_id, nonce + ciphers[sealing_id].encrypt(nonce, plain, associated)
+
+    def _decrypt(self, key_id: str, raw: bytes, associated: bytes) -> bytes:
+        cipher = self._ciphers[1].get(key_id)
+        if cipher is None:
+            raise UnreadableSecret(f"sealed with key {key_id or '?'}, which is not configured")
+        try:
+            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated)
+        except (InvalidTag, ValueError) as exc:
+            raise UnreadableSecret("the sealed secret does not open with its key") from exc
 
     def open_all(self, sealed: Sequence[str], endpoint_id: uuid.UUID) -> list[str]:
         """Every secret that opens; the others are logged (by key id, never content)."""
