@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+from annotated_types import Ge, Le
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -46,21 +47,58 @@ def _iso_text(value: Any) -> Any:
     raise ValueError("must be an ISO 8601 date (2026-01-02) or RFC 3339 date-time")
 
 
+# What the service accepts as a time or a date. Python's datetime ends at years 1 and 9999,
+# and the service adds to and subtracts from input times (a rule's window, lateness bound
+# or duration, the day after a cycle's last): the range keeps a century below and a year
+# above, so no such sum leaves it and every answer about a stored time can be computed.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+_RANGE = "1900-01-01T00:00:00Z to 9998-12-31T23:59:59Z"
+
+
+def in_accepted_range(value: datetime) -> datetime:
+    """The aware ``value`` in UTC, if the service accepts it (``ValueError`` if not: an
+    offset can carry a time at Python's limits past them, an ``OverflowError``)."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"must be from {_RANGE}") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"must be from {_RANGE}")
+    return utc
+
+
+def _date_in_range(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError("must be from 1900-01-01 to 9998-12-31")
+    return value
+
+
+# Numbers the service stores and aggregates: sums and averages over windows, buckets and
+# roll-ups must stay finite, and every value a client can measure fits well inside.
+MAX_MAGNITUDE = 1e18
+
+
 UtcDateTime = Annotated[datetime, PlainSerializer(_utc_rfc3339, return_type=str)]
 """A timestamp always written as RFC 3339 in UTC (``2026-01-02T03:04:05Z``)."""
 
 InputDateTime = Annotated[
-    AwareDatetime, BeforeValidator(_iso_text), AfterValidator(lambda v: v.astimezone(UTC))
+    AwareDatetime, BeforeValidator(_iso_text), AfterValidator(in_accepted_range)
 ]
-"""A timestamp accepted only as RFC 3339 text with an offset, normalised to UTC."""
+"""A timestamp accepted only as RFC 3339 text with an offset, from 1900 to 9998,
+normalised to UTC."""
 
-InputDate = Annotated[date, BeforeValidator(_iso_text)]
-"""A calendar date accepted only as ISO 8601 text (``2026-01-02``)."""
+InputDate = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_date_in_range)]
+"""A calendar date accepted only as ISO 8601 text (``2026-01-02``), from 1900 to 9998."""
 
 # Input scalars take exactly their JSON type. In lax mode pydantic reads `true` as 1.0,
 # `"1.5"` as 1.5 and `0` as false, so a client's type error would be stored as a value.
 Number = Annotated[float, Strict()]
 """A JSON number (an integer is fine); never a boolean or a string."""
+Measure = Annotated[float, Strict(), Ge(-MAX_MAGNITUDE), Le(MAX_MAGNITUDE)]
+"""A measured value (a reading, a target, a threshold, a check-in): a ``Number`` of
+magnitude at most 1e18. Not ``Number`` itself: a field's own ``Field(le=...)`` does not
+override bounds given in its type, and weights or scores have their own."""
 Flag = StrictBool
 """A JSON boolean; never 0/1 or a string."""
 Count = StrictInt

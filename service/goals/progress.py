@@ -43,6 +43,12 @@ class KeyResultDefinition:
     inclusive: bool = True
 
 
+# Raw progress a billion times the way to target says nothing more than that, and with a
+# target a hair from its start (0 to 1e-300) the quotient is infinite: it could be neither
+# stored, summed in a roll-up nor sent as JSON.
+RAW_LIMIT = 1e9
+
+
 def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
     return max(low, min(high, value))
 
@@ -81,7 +87,11 @@ def key_result_progress(d: KeyResultDefinition, current: float | None) -> Progre
         value = d.start if current is None else current
         raw = (value - d.start) / (d.target - d.start)
         inputs = {"current": current, "start": d.start, "target": d.target}
-        return Progress(clamp(raw), raw, "(current - start) / (target - start)", inputs)
+        formula = "(current - start) / (target - start)"
+        if not -RAW_LIMIT <= raw <= RAW_LIMIT:
+            raw = clamp(raw, -RAW_LIMIT, RAW_LIMIT)
+            formula += ", limited to -1e9..1e9"
+        return Progress(clamp(raw), raw, formula, inputs)
     if d.type in (KeyResultType.STAY_ABOVE, KeyResultType.STAY_BELOW):
         assert d.target is not None
         above = d.type is KeyResultType.STAY_ABOVE

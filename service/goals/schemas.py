@@ -12,6 +12,7 @@ from service.common.schemas import (
     InputDateTime,
     InputModel,
     LongText,
+    Measure,
     Number,
     OutputModel,
     Title,
@@ -119,10 +120,10 @@ class KeyResultCreate(InputModel):
     title: Title
     description: LongText | None = None
     type: KeyResultType
-    start: Number | None = Field(default=None, description="Baseline for increase/decrease.")
-    target: Number | None = Field(default=None, description="Goal value (threshold for stay_*).")
-    lower: Number | None = Field(default=None, description="Lower bound of a range.")
-    upper: Number | None = Field(default=None, description="Upper bound of a range.")
+    start: Measure | None = Field(default=None, description="Baseline for increase/decrease.")
+    target: Measure | None = Field(default=None, description="Goal value (threshold for stay_*).")
+    lower: Measure | None = Field(default=None, description="Lower bound of a range.")
+    upper: Measure | None = Field(default=None, description="Upper bound of a range.")
     inclusive: Flag = Field(default=True, description="Whether bounds count as met.")
     unit: Unit = Unit.NUMBER
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217.")
@@ -137,10 +138,10 @@ class KeyResultUpdate(InputModel):
     title: Title | None = None
     description: LongText | None = None
     type: KeyResultType | None = None
-    start: Number | None = None
-    target: Number | None = None
-    lower: Number | None = None
-    upper: Number | None = None
+    start: Measure | None = None
+    target: Measure | None = None
+    lower: Measure | None = None
+    upper: Measure | None = None
     inclusive: Flag | None = None
     unit: Unit | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
@@ -172,7 +173,7 @@ class KeyResultRead(OutputModel):
 
 
 class CheckInCreate(InputModel):
-    value: Number
+    value: Measure
     confidence: Number | None = Field(default=None, ge=0, le=1)
     note: LongText | None = None
     observed_at: InputDateTime | None = Field(default=None, description="Defaults to now.")

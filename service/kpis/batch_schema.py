@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired
 
+from annotated_types import Ge, Le
 from pydantic import (
     AllowInfNan,
     ConfigDict,
@@ -27,6 +28,8 @@ from pydantic import (
 from pydantic_core import core_schema
 from typing_extensions import TypedDict
 
+from service.common.schemas import EARLIEST, LATEST, MAX_MAGNITUDE
+
 # What ``_CONTROL`` in common/schemas.py refuses: C0 controls but tab, newline, return.
 _NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 # RFC 3339 as clients send it: upper-case T and Z, at most microseconds. Other spellings
@@ -36,7 +39,8 @@ RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$
 
 class _Rfc3339:
     """RFC 3339 text with an offset, parsed by pydantic-core: a string with the pattern,
-    chained to an aware date-time (the same parser ``AwareDatetime`` uses on text)."""
+    chained to an aware date-time (the same parser ``AwareDatetime`` uses on text) in the
+    range ``InputDateTime`` accepts (compared in UTC)."""
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -45,7 +49,7 @@ class _Rfc3339:
         return core_schema.chain_schema(
             [
                 core_schema.str_schema(pattern=RFC3339),
-                core_schema.datetime_schema(tz_constraint="aware"),
+                core_schema.datetime_schema(tz_constraint="aware", ge=EARLIEST, lt=LATEST),
             ]
         )
 
@@ -57,7 +61,7 @@ class FastReading(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
     kpi: Annotated[Text, StringConstraints(max_length=100)]
-    value: Annotated[float, Strict(), AllowInfNan(False)]
+    value: Annotated[float, Strict(), AllowInfNan(False), Ge(-MAX_MAGNITUDE), Le(MAX_MAGNITUDE)]
     observed_at: NotRequired[Annotated[datetime, _Rfc3339()] | None]
     source: NotRequired[Annotated[Text, StringConstraints(max_length=200)] | None]
 

@@ -12,8 +12,8 @@ from service.common.schemas import (
     InputDateTime,
     InputModel,
     LongText,
+    Measure,
     Name,
-    Number,
     OutputModel,
     UtcDateTime,
 )
@@ -44,7 +44,7 @@ class KpiCreate(InputModel):
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     direction: Direction = Direction.HIGHER_IS_BETTER
-    target: Number | None = Field(
+    target: Measure | None = Field(
         default=None, description="With no alert rule, a default rule breaches on the wrong side."
     )
 
@@ -57,7 +57,7 @@ class KpiUpdate(InputModel):
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     direction: Direction | None = None
-    target: Number | None = None
+    target: Measure | None = None
 
 
 class LatestReading(OutputModel):
@@ -82,7 +82,7 @@ class KpiRead(OutputModel):
 
 
 class ReadingIn(InputModel):
-    value: Number = Field(description="A finite number.")
+    value: Measure = Field(description="A finite number.")
     observed_at: InputDateTime | None = Field(default=None, description="Defaults to now.")
     source: Annotated[str, StringConstraints(min_length=1, max_length=200), CleanText] | None = (
         Field(default=None, description="Defaults to the API key's name.")
