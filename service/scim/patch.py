@@ -21,6 +21,13 @@ from typing import Any
 from service.scim.filter import And, Compare, Expr, FilterError, PatchPath, matches, parse_path
 
 OPS = frozenset({"add", "replace", "remove"})
+MAX_VALUE_DEPTH = 8
+"""How many objects and arrays deep an operation's ``value`` may nest. SCIM's core and
+enterprise schemas nest three (an attribute, an element of a multi-valued one, its
+sub-attribute); a value without ``path`` adds its schema URN, and Entra can put the
+extension's URN inside the core's: five. Deeper is refused (400, ``invalidValue``) before
+anything recurses over it, so a value a few hundred levels deep, which the JSON parser
+still reads, can never exhaust the stack (a ``RecursionError``, a 500)."""
 
 
 class PatchError(ValueError):
@@ -54,6 +61,7 @@ def apply_patch(
             raise PatchError(f"Unknown op {operation.get('op')!r}.", "invalidSyntax")
         path = operation.get("path")
         value = operation.get("value")
+        _check_depth(value)
         if path is None or path == "":
             _apply_without_path(result, op, value, schemas)
         elif isinstance(path, str):
@@ -61,6 +69,25 @@ def apply_patch(
         else:
             raise PatchError("`path` is a string.", "invalidPath")
     return result
+
+
+def _check_depth(value: Any) -> None:
+    """Refuse a value nested deeper than ``MAX_VALUE_DEPTH``, without recursing itself."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_VALUE_DEPTH:
+            raise PatchError(
+                f"`value` is nested more than {MAX_VALUE_DEPTH} levels deep; no SCIM attribute is.",
+                "invalidValue",
+            )
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _apply_without_path(resource: dict[str, Any], op: str, value: Any, schemas: Schemas) -> None:
