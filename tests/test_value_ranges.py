@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Tenant
+from tests.test_graphql import gql
 from tests.test_graphql_mutations import RECORD_CHECK_IN, mutate
 
 Json = dict[str, Any]
@@ -160,3 +161,19 @@ async def test_graphql_check_in_out_of_range_is_a_validation_error(
         got = await mutate(tenant, RECORD_CHECK_IN, k=kr["id"], input=check_in)
         assert got["__typename"] == "ValidationError", got
     assert (await tenant.get(f"/v1/key-results/{kr['id']}/check-ins")).json()["items"] == []
+
+
+@pytest.mark.parametrize("moment", [BEFORE_YEAR_1, AFTER_YEAR_9999, "2026-11-01T00:30:00"])
+async def test_graphql_time_arguments_out_of_range_or_naive_are_refused(
+    tenant: Tenant, moment: str
+) -> None:
+    await make_kpi(tenant)
+    queries = {
+        "readings": '{ kpi(idOrKey: "signups") { readings(from: $t) { edges { cursor } } } }',
+        "events": "{ events(since: $t) { edges { node { id } } } }",
+    }
+    for name, query in queries.items():
+        document = "query($t: DateTime) " + query
+        body = await gql(tenant, document, {"t": moment})
+        [error] = body["errors"]
+        assert error.get("extensions", {}).get("code") == "validation_failed", (name, error)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 import strawberry
 
 from service.common.pagination import MAX_LIMIT, PageRequest, encode_cursor
+from service.common.schemas import in_accepted_range
 from service.errors import ValidationFailed
 
 N = TypeVar("N")
@@ -46,6 +47,23 @@ def page_request(first: int, after: str | None) -> PageRequest:
     if after is not None and len(after) > 200:
         raise ValidationFailed.on("after", "`after` is not a cursor this service issued.")
     return PageRequest(limit=first, cursor=after)
+
+
+def aware(name: str, value: datetime | None) -> datetime | None:
+    """A ``DateTime`` argument as REST's ``InputDateTime`` takes it: with an offset, in UTC.
+
+    GraphQL's scalar also parses ``2026-11-01T00:30:00`` (and a bare date), which the
+    database would then read in its own time zone; REST refuses those, and so does this."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        raise ValidationFailed.on(
+            name, f"`{name}` needs an offset, e.g. `2026-11-01T00:30:00Z` or `+02:00`."
+        )
+    try:
+        return in_accepted_range(value)
+    except ValueError as exc:
+        raise ValidationFailed.on(name, f"`{name}` {exc}.") from exc
 
 
 class Row(Protocol):

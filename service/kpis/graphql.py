@@ -35,6 +35,7 @@ from service.graphql.types import (
     First,
     PageInfo,
     arg,
+    aware,
     connection,
     page_request,
 )
@@ -210,6 +211,7 @@ class AlertNode:
         return None if row is None else AlertRuleNode.of(row)
 
 
+# Both need an offset (``aware``), as REST's ``from``/``to``.
 From = Annotated[
     datetime | None, strawberry.argument(name="from", description="Observed at or after this.")
 ]
@@ -294,7 +296,7 @@ class KpiNode:
     ) -> Connection[ReadingNode]:
         ctx = info.context
         page = page_request(first, after)
-        query = service.ReadingQuery(start=from_, end=to)
+        query = service.ReadingQuery(start=aware("from", from_), end=aware("to", to))
         async with ctx.db_lock:
             rows, next_cursor = await service.list_readings(
                 ctx.session, ctx.principal, str(self.id), query, page
@@ -325,7 +327,8 @@ class KpiNode:
         to: To = None,
     ) -> ReadingSeriesNode:
         ctx = info.context
-        query = service.ReadingQuery(start=from_, end=to, bucket=bucket, agg=agg)
+        start, end = aware("from", from_), aware("to", to)
+        query = service.ReadingQuery(start=start, end=end, bucket=bucket, agg=agg)
         async with ctx.db_lock:
             rows = await service.downsample(ctx.session, ctx.principal, str(self.id), query)
         buckets = [BucketRead.model_validate(row) for row in rows]

@@ -11,8 +11,8 @@ from service.common.schemas import (
     Flag,
     InputDateTime,
     InputModel,
+    Measure,
     Name,
-    Number,
     OutputModel,
     UtcDateTime,
 )
@@ -21,16 +21,17 @@ from service.kpis.evaluation import OnNoData, State
 from service.kpis.schemas import Aggregation
 from service.kpis.thresholds import Operator, Severity
 
+MAX_DURATION = timedelta(days=366)
+"""Rule durations are limited to a year: checked while parsing, so nothing longer (not even
+past ``timedelta``'s range) gets further than a 422."""
+
 
 def _duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if not isinstance(value, str):
         raise ValueError("a duration is an ISO 8601 string such as PT5M")
-    parsed = parse_duration(value)
-    if parsed > timedelta(days=366):
-        raise ValueError("durations are limited to one year")
-    return parsed
+    return parse_duration(value, maximum=MAX_DURATION)
 
 
 Duration = Annotated[
@@ -42,11 +43,11 @@ Duration = Annotated[
 
 
 class BandIn(InputModel):
-    lo: Number
-    hi: Number
+    lo: Measure
+    hi: Measure
 
 
-ThresholdIn = Number | BandIn
+ThresholdIn = Measure | BandIn
 Label = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 LabelValue = Annotated[str, StringConstraints(max_length=1000)]
 

@@ -26,6 +26,24 @@ from service.models import AlertRule, AlertState, Event, Kpi
 from service.models.base import utcnow
 
 THRESHOLD_FIELDS = ("warning", "critical", "warning_recovery", "critical_recovery")
+# What a rule always has: an update's null for one of these is a 422 (`x cannot be null`),
+# REST's PATCH and GraphQL's updateAlertRule alike, never a stored null. Labels and
+# annotations included: JSON null would pass the column's NOT NULL as JSONB `null`, and an
+# empty map is sent as `{}`. The other fields take null to mean their default (none).
+NOT_NULL = (
+    "name",
+    "enabled",
+    "operator",
+    "aggregation",
+    "window",
+    "min_samples",
+    "pending_for",
+    "keep_firing_for",
+    "on_no_data",
+    "max_lateness",
+    "labels",
+    "annotations",
+)
 # The default rule judges the latest value: a long window and no no-data alerts.
 DEFAULT_WINDOW = timedelta(days=30)
 
@@ -72,13 +90,16 @@ async def update_rule(
     data: AlertRuleUpdate,
     if_match: str | None,
 ) -> AlertRule:
-    """An edit bumps the rule's version and restarts its series from ok (as Grafana does)."""
+    """An edit bumps the rule's version and restarts its series from ok (as Grafana does).
+
+    Omitted fields stay; null resets a nullable field (``no_data_after``, thresholds, ...)
+    and is refused for the ``NOT_NULL`` ones: labels are cleared with ``{}``, not null."""
     require(principal, Scope.WRITE)
     kpi = await find_kpi(session, principal, ref)
     rule = await _rule(session, principal, kpi, rule_id)
     check_if_match(if_match, rule)
     changes = data.model_dump(exclude_unset=True, mode="python")
-    for name in ("name", "enabled", "operator", "aggregation", "window", "min_samples"):
+    for name in NOT_NULL:
         if name in changes and changes[name] is None:
             raise ValidationFailed.on(name, f"`{name}` cannot be null.")
     merged = {name: getattr(rule, name) for name in ("operator", *THRESHOLD_FIELDS)} | changes

@@ -34,6 +34,7 @@ from service.graphql.types import (
     Id,
     PageInfo,
     arg,
+    aware,
     connection,
     given,
     optional_field,
@@ -155,7 +156,7 @@ class WebhookQuery:
         page = page_request(first, after)
         async with ctx.db_lock:
             rows, next_cursor = await events_service.list_events(
-                ctx.session, ctx.principal, page, type, since
+                ctx.session, ctx.principal, page, type, aware("since", since)
             )
         edges = [Edge(cursor=row.id, node=EventNode.of(row)) for row in rows]
         return Connection(
