@@ -137,3 +137,25 @@ async def test_the_sweep_deletes_expired_records_in_batches(
     assert deleted == 4
     assert set(await stored_bodies(app)) == {"fresh"}
     assert await sweep_expired(app.state.sessionmaker, utcnow() - day, batch=2) == 0
+
+
+async def test_a_key_reused_with_another_query_string_is_422(tenant: Tenant) -> None:
+    await tenant.create("/v1/kpis", {"key": "mrr", "name": "MRR"})
+    headers = {"Idempotency-Key": "batch-1"}
+    readings = [{"value": 1, "observed_at": "2026-01-01T00:00:00Z"}]
+    first = await tenant.post("/v1/kpis/mrr/readings?atomic=false", json=readings, headers=headers)
+    assert first.status_code == 200, first.text
+    other = await tenant.post("/v1/kpis/mrr/readings?atomic=true", json=readings, headers=headers)
+    assert other.status_code == 422 and "idempotent-replayed" not in other.headers
+    again = await tenant.post("/v1/kpis/mrr/readings?atomic=false", json=readings, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true" and again.content == first.content
+
+
+async def test_a_replayed_secret_is_not_stored_by_caches(tenant: Tenant) -> None:
+    body = {"name": "ci", "scopes": ["read"]}
+    headers = {"Idempotency-Key": "key-ci"}
+    first = await tenant.post("/v1/api-keys", json=body, headers=headers)
+    assert first.headers["cache-control"] == "no-store"
+    replay = await tenant.post("/v1/api-keys", json=body, headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.headers["cache-control"] == "no-store"

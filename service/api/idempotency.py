@@ -37,7 +37,8 @@ from service.models.base import utcnow
 from service.webhooks.secret_box import SecretBox, UnreadableSecret
 
 logger = logging.getLogger("meridian.idempotency")
-REPLAYED_HEADERS = ("content-type", "location", "etag")
+# ``cache-control``: an answer carrying a secret says ``no-store``, and so does its replay.
+REPLAYED_HEADERS = ("content-type", "location", "etag", "cache-control")
 REUSED = (
     "This Idempotency-Key was already used with a different request or by another API key; "
     "use a new key."
@@ -51,11 +52,12 @@ class IdempotentReplay(Exception):
         self.response = response
 
 
-def request_hash(api_key_id: uuid.UUID, method: str, path: str, body: bytes) -> str:
-    """What a repeat must match: the same API key sending the same request."""
+def request_hash(api_key_id: uuid.UUID, method: str, target: str, body: bytes) -> str:
+    """What a repeat must match: the same API key sending the same request (``target``:
+    the path with its query string)."""
     caller = api_key_id.hex.encode()
     return hashlib.sha256(
-        caller + b"\n" + method.encode() + b" " + path.encode() + b"\n" + body
+        caller + b"\n" + method.encode() + b" " + target.encode() + b"\n" + body
     ).hexdigest()
 
 
@@ -87,7 +89,9 @@ async def idempotency_guard(
         return
     body = await request.body()
     method, path = request.method, request.url.path
-    digest = request_hash(principal.api_key_id, method, path, body)
+    # The query string too: `?atomic=true` asks for another request than `?atomic=false`.
+    query = request.url.query
+    digest = request_hash(principal.api_key_id, method, f"{path}?{query}" if query else path, body)
     org_id = principal.organization_id
     ttl = timedelta(hours=get_settings().idempotency_ttl_hours)
     claimed = await repository.claim(
