@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from service.kpis import rules_repository
+from service.kpis.evaluator import evaluate_rules
 from service.kpis.scheduler import evaluate_all
 from service.models import Event
 from tests.conftest import Tenant
@@ -212,3 +215,27 @@ async def test_write_scope_needed_for_rules(tenant: Tenant) -> None:
     )
     assert response.status_code == 403
     assert (await reader.get("/v1/kpis/churn/alert-rules")).status_code == 200
+
+
+async def test_a_rule_edited_before_its_series_is_locked_is_read_again(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """The scheduler reads a page of rules, then locks their series: an edit committed in
+    between must not be evaluated by the rule as it was read."""
+    await make_kpi(tenant)
+    created = await rule(tenant, warning=None, critical=2.5)
+    async with app.state.sessionmaker() as session:
+        stale = await rules_repository.rules_by_id(session, [uuid.UUID(created["id"])])
+    url = f"/v1/kpis/churn/alert-rules/{created['id']}"
+    edited = await tenant.patch(url, json={"critical": 5.0}, headers={"If-Match": "*"})
+    assert edited.status_code == 200, edited.text
+    await post(tenant, 3.0)  # above the old threshold, below the new one
+    async with app.state.sessionmaker() as session, session.begin():
+        assert await evaluate_rules(session, stale, now(), skip_locked=True) == 0
+    assert await history(tenant) == []
+    assert (await tenant.get("/v1/alerts")).json()["items"][0]["state"] == "ok"
+    disabled = await tenant.patch(url, json={"enabled": False}, headers={"If-Match": "*"})
+    assert disabled.status_code == 200, disabled.text
+    async with app.state.sessionmaker() as session, session.begin():
+        assert await evaluate_rules(session, stale, now(), skip_locked=True) == 0
+    assert await history(tenant) == []

@@ -113,15 +113,17 @@ async def evaluate_rules(
     ``fresh``: what the caller stored; with it, a series' running aggregate moves forward
     by the batch instead of the window being read whole (``kpis/running.py``).
     ``locked``: the state rows, if the caller already locked them (ingest does, with its
-    insert); ``rules`` may then have been read before the lock, so a rule edited since is
-    read again (an edit restarts the series with the rule's new version)."""
+    insert). Either way ``rules`` were read before their series were locked (the scheduler
+    reads a page of rules, then locks), so a rule edited in between is read again: an edit
+    restarts the series with the rule's new version, and evaluating it by the old rule
+    would fire by thresholds that no longer exist, or keep firing a rule now disabled."""
     if locked is None:
         rows = await rules_repository.lock_states(
             session, [r.id for r in rules], skip_locked=skip_locked
         )
     else:
         rows = locked
-        rules = await _current(session, rules, rows)
+    rules = await _current(session, rules, rows)
     # Decisions never go back in time: a slower evaluator with an older clock is a no-op.
     due = [r for r in rules if r.id in rows and not _from_the_past(rows[r.id], now)]
     fresh = fresh or {}
@@ -147,7 +149,8 @@ async def evaluate_rules(
 async def _current(
     session: AsyncSession, rules: Sequence[RuleRow], rows: Mapping[uuid.UUID, StateRow]
 ) -> Sequence[RuleRow]:
-    """The rules again where one was edited between reading it and locking its series."""
+    """The rules again where one was edited between reading it and locking its series
+    (``rules_by_id`` reads enabled rules only: one disabled meanwhile is left out)."""
     edited = {r.id for r in rules if r.id in rows and rows[r.id].rule_version != r.version}
     if not edited:
         return rules
