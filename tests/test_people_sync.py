@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
+from fastapi import FastAPI
+
+from service.people import repository as people_repository
 from tests.conftest import Tenant
 
 Json = dict[str, Any]
@@ -109,3 +114,20 @@ async def test_sync_stays_in_its_organization(tenant: Tenant, other_tenant: Tena
     assert [r["result"] for r in result["people"]] == ["created"]
     assert len(await people_by_name(tenant)) == 3
     assert all(p["active"] for p in (await people_by_name(tenant)).values())
+
+
+async def test_a_sync_holding_people_lets_memberships_check_them(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """The sync locks every person; a membership added meanwhile only needs the key-share
+    lock its foreign-key check takes on the person, and must not wait for the sync (it
+    waited, and the sync then waited for that team: a deadlock)."""
+    person = await tenant.create("/v1/people", {"user_name": "ada", "display_name": "Ada"})
+    team = await tenant.create("/v1/teams", {"name": "Core"})
+    async with app.state.sessionmaker() as sync_session, sync_session.begin():
+        locked = await people_repository.all_people(sync_session, tenant.organization_id)
+        assert [p.id for p in locked] == [uuid.UUID(person["id"])]
+        added = await asyncio.wait_for(
+            tenant.put(f"/v1/teams/{team['id']}/members/{person['id']}"), timeout=10
+        )
+        assert added.status_code in (200, 201), added.text

@@ -135,12 +135,18 @@ async def reassign(
 
 
 async def all_people(session: AsyncSession, org: uuid.UUID) -> list[Person]:
-    """Every person of the organization, locked: a sync matches a whole snapshot."""
+    """Every person of the organization, locked: a sync matches a whole snapshot.
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: a sync never deletes a person or changes
+    an id, and ``FOR UPDATE`` would also block the key-share lock every foreign-key check
+    on ``people`` takes. A team membership added meanwhile (it locks its team, then its
+    insert checks the person) then waited for the sync, while the sync waited for that
+    team's rows to replace its members: a deadlock, and one side rolled back."""
     stmt = (
         select(Person)
         .where(Person.organization_id == org)
         .order_by(Person.created_at, Person.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     return list((await session.scalars(stmt)).all())
 
