@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import text
 
 from service.goals.progress import KeyResultDefinition, KeyResultType
 from service.planning.lint import Check, KeyResultFacts, KpiFacts, ObjectiveFacts, lint
@@ -215,3 +219,37 @@ async def test_promote_refuses_a_taken_key_and_changes_nothing(
     assert (await tenant.get(f"/v1/objectives/{objective['id']}/kpis")).json() == []
     created = (await tenant.post(url, json={"key": "churn-rate"})).json()
     assert (created["direction"], created["target"]) == ("lower_is_better", 5)
+
+
+async def test_promote_waits_for_a_change_to_the_key_result_and_sees_it(
+    app: FastAPI, tenant: Tenant, objective: Json
+) -> None:
+    """A PATCH of `kpi_id` (here a transaction holding the row) commits while the promotion
+    runs: the promotion must see it, not make a second KPI and overwrite the link."""
+    kr = await tenant.create(f"/v1/objectives/{objective['id']}/key-results", KR)
+    other = await tenant.create("/v1/kpis", {"key": "existing", "name": "Existing"})
+    url = f"/v1/key-results/{kr['id']}/promote-to-kpi"
+    async with app.state.sessionmaker() as holder, holder.begin():
+        await holder.execute(
+            text("UPDATE key_results SET kpi_id = :kpi WHERE id = :kr"),
+            {"kpi": uuid.UUID(other["id"]), "kr": uuid.UUID(kr["id"])},
+        )
+        promotion = asyncio.create_task(tenant.post(url, json={"key": "signups"}))
+        await until_waiting_on_a_lock(app)
+    response = await promotion
+    assert_problem(response, 422)
+    keys = [k["key"] for k in (await tenant.get("/v1/kpis")).json()["items"]]
+    assert keys == ["existing"]
+    assert (await tenant.get(f"/v1/key-results/{kr['id']}")).json()["kpi_id"] == other["id"]
+
+
+async def until_waiting_on_a_lock(app: FastAPI) -> None:
+    for _ in range(200):
+        async with app.state.sessionmaker() as session:
+            waiting = await session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("nothing waited on a lock")

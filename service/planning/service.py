@@ -181,7 +181,14 @@ async def promote_to_kpi(
     default rule at its target, linked to the objective and driving the key result."""
     require(principal, Scope.WRITE)
     org = principal.organization_id
-    kr = await get_scoped(session, KeyResult, org, key_result_id)
+    found = await get_scoped(session, KeyResult, org, key_result_id)
+    if found is None:
+        raise NotFound.of("Key result", key_result_id)
+    # Locked before anything is decided, in the order check-ins lock them (objective, then
+    # key result): a second promotion, or a PATCH of `kpi_id`, waits here and is then seen;
+    # checked before the lock, both promotions made a KPI and the last one's link won.
+    await get_scoped(session, Objective, org, found.objective_id, for_update=True)
+    kr = await get_scoped(session, KeyResult, org, key_result_id, for_update=True)
     if kr is None:
         raise NotFound.of("Key result", key_result_id)
     if kr.kpi_id is not None:
@@ -210,8 +217,6 @@ async def promote_to_kpi(
     await session.refresh(kpi)
     await evaluate_on_ingest(session, org, [kpi.id], utcnow())
     await alignment.add_kpi_link(session, org, kr.objective_id, kpi.id)
-    kr = await get_scoped(session, KeyResult, org, key_result_id, for_update=True)
-    assert kr is not None
     kr.kpi_id = kpi.id
     await session.flush()
     return kpi
