@@ -207,6 +207,9 @@ async def delete_key_result(
     require(principal, Scope.WRITE)
     kr = await _key_result(session, principal, key_result_id)
     objective = await _objective(session, principal, kr.objective_id, for_update=True)
+    # Locked (and read again) after its objective, as edits lock it: read before, a version
+    # bumped by an edit committed meanwhile made the versioned delete fail (a 409).
+    kr = await _key_result(session, principal, key_result_id, for_update=True)
     await repository.remove(session, kr)
     await _refresh_objective_progress(session, objective)
 

@@ -19,7 +19,9 @@ async def find_by_id_or_key(
     ident = _as_uuid(ref)
     stmt = stmt.where(Kpi.key == ref) if ident is None else stmt.where(Kpi.id == ident)
     if for_update:
-        stmt = stmt.with_for_update()
+        # Read again under the lock: a copy loaded earlier in this session (an earlier
+        # mutation of the same GraphQL document) would pass If-Match on its old version.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

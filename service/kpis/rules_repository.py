@@ -39,7 +39,9 @@ async def get_rule(
         AlertRule.kpi_id == kpi_id,
         AlertRule.id == rule_id,
     )
-    return (await session.execute(stmt.with_for_update())).scalar_one_or_none()
+    # populate_existing: as ``get_scoped``, the locked row, not a copy loaded earlier.
+    locked = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(locked)).scalar_one_or_none()
 
 
 async def lock_state(
