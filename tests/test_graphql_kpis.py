@@ -71,7 +71,7 @@ async def test_kpi_by_id_and_key_with_owner_team_and_latest(tenant: Tenant) -> N
     assert by_key == by_id
     assert by_key["id"] == kpi["id"] and by_key["unit"] == "percent"
     assert by_key["direction"] == "LOWER_IS_BETTER" and by_key["health"] == "HEALTHY"
-    assert by_key["latest"] == {"value": 2.0, "observedAt": "2026-11-01T00:00:00+00:00"}
+    assert by_key["latest"] == {"value": 2.0, "observedAt": "2026-11-01T00:00:00Z"}
     assert by_key["owner"] == {"userName": "ada"} and by_key["team"] == {"name": "Growth"}
     assert [r["name"] for r in by_key["alertRules"]] == ["target"]
     [alert] = by_key["alerts"]
@@ -136,7 +136,7 @@ async def test_readings_connection_and_series(tenant: Tenant) -> None:
     got = (await data(tenant, series, {"agg": "AVG"}))["kpi"]["series"]
     assert got["bucket"] == "1h" and got["agg"] == "AVG"
     assert [(p["value"], p["samples"]) for p in got["points"]] == [(2, 2), (6, 2), (9, 1)]
-    assert got["points"][0]["bucketStart"] == "2026-11-01T00:00:00+00:00"
+    assert got["points"][0]["bucketStart"] == "2026-11-01T00:00:00Z"
     rest_series = (
         await tenant.get("/v1/kpis/churn/readings", params={"bucket": "1h", "agg": "max"})
     ).json()
@@ -203,7 +203,7 @@ async def test_ingest_reports_every_item(tenant: Tenant) -> None:
     assert statuses == [(0, "CREATED"), (1, "DUPLICATE"), (2, "REJECTED"), (3, "REJECTED"),
                         (4, "CREATED")]  # fmt: skip
     assert got["results"][0]["kpiId"] == kpi["id"]
-    assert got["results"][0]["observedAt"] == "2026-11-01T00:00:00+00:00"
+    assert got["results"][0]["observedAt"] == "2026-11-01T00:00:00Z"
     assert got["results"][2]["problem"]["status"] == 404
     assert got["results"][3]["problem"] == {
         "status": 422, "detail": "`observed_at` is in the future.", "errors": None

@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 
-def _utc_rfc3339(value: datetime) -> str:
+def utc_rfc3339(value: datetime) -> str:
+    """An instant as REST and GraphQL write it: RFC 3339 in UTC with `Z`."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -79,7 +80,7 @@ def _date_in_range(value: date) -> date:
 MAX_MAGNITUDE = 1e18
 
 
-UtcDateTime = Annotated[datetime, PlainSerializer(_utc_rfc3339, return_type=str)]
+UtcDateTime = Annotated[datetime, PlainSerializer(utc_rfc3339, return_type=str)]
 """A timestamp always written as RFC 3339 in UTC (``2026-01-02T03:04:05Z``)."""
 
 InputDateTime = Annotated[

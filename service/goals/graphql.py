@@ -27,6 +27,7 @@ from service.goals.schemas import CheckInSource, ObjectiveStatus, Outcome, Unit
 from service.goals.views import key_result_read, objective_read
 from service.graphql.context import Info
 from service.graphql.types import After, Connection, First, Id, connection, page_request
+from service.kpis.graphql import KpiNode
 from service.models import CheckIn, KeyResult, Objective, ObjectiveLink
 from service.people.graphql import PersonNode
 from service.teams.graphql import TeamNode
@@ -129,12 +130,15 @@ class KeyResultNode:
     currency: str | None = strawberry.field(description="ISO 4217 code for currency units.")
     weight: float = strawberry.field(description="Weight in the objective's progress.")
     owner_id: uuid.UUID | None = strawberry.field(description="Id of the owner, if any.")
+    kpi_id: uuid.UUID | None = strawberry.field(
+        description="The KPI whose readings drive this key result, if any."
+    )
     current: float | None = strawberry.field(description="Value of the latest check-in.")
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
 
     FIELDS = ("id", "objective_id", "title", "description", "start", "target", "lower")
-    MORE = ("upper", "inclusive", "currency", "weight", "owner_id", "current")
+    MORE = ("upper", "inclusive", "currency", "weight", "owner_id", "kpi_id", "current")
     TIMES = ("created_at", "updated_at")
 
     @classmethod
@@ -165,6 +169,13 @@ class KeyResultNode:
         if self.owner_id is None:
             return None
         return PersonNode.maybe(await info.context.loaders.person.load(self.owner_id))
+
+    @strawberry.field(description="The KPI whose readings drive this key result, if any.")
+    async def kpi(self, info: Info) -> KpiNode | None:
+        if self.kpi_id is None:
+            return None
+        row = await info.context.loaders.kpi.load(self.kpi_id)
+        return None if row is None else KpiNode.of(row)
 
     @strawberry.field(description="The latest check-ins, newest observation first.")
     async def check_ins(
@@ -328,10 +339,13 @@ class GoalQuery:
         owner_id: Annotated[uuid.UUID | None, _filter("Only this person's.")] = None,
         team_id: Annotated[uuid.UUID | None, _filter("Only this team's.")] = None,
         status: Annotated[ObjectiveStatus | None, _filter("Only in this status.")] = None,
+        orphaned: Annotated[
+            bool | None, _filter("Only objectives whose owner is (or is not) inactive.")
+        ] = None,
     ) -> Connection[ObjectiveNode]:
         ctx = info.context
         page = page_request(first, after)
-        filters = service.ObjectiveFilters(cycle_id, owner_id, team_id, status)
+        filters = service.ObjectiveFilters(cycle_id, owner_id, team_id, status, orphaned)
         async with ctx.db_lock:
             views, next_cursor = await service.list_objectives(
                 ctx.session, ctx.principal, filters, page

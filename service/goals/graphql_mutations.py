@@ -91,6 +91,9 @@ class CreateKeyResultInput:
     currency: str | None = strawberry.field(default=None, description="ISO 4217, for CURRENCY.")
     weight: float = strawberry.field(default=1.0, description="Weight, above 0 up to 1000.")
     owner_id: uuid.UUID | None = strawberry.field(default=None, description="Owning person.")
+    kpi_id: uuid.UUID | None = strawberry.field(
+        default=None, description="Drive this key result by a KPI: each reading is a check-in."
+    )
 
 
 @strawberry.input(description="Changes to a key result; the definition is checked as a whole.")
@@ -107,6 +110,9 @@ class UpdateKeyResultInput:
     currency: str | None = strawberry.field(default=UNSET, description="New currency.")
     weight: float | None = strawberry.field(default=UNSET, description="New weight.")
     owner_id: uuid.UUID | None = strawberry.field(default=UNSET, description="New owner.")
+    kpi_id: uuid.UUID | None = strawberry.field(
+        default=UNSET, description="The KPI to follow; null stops following one."
+    )
 
 
 @strawberry.input(description="An observed value of a key result.")

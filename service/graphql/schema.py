@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
@@ -15,11 +16,13 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
-from strawberry.schema.types.base_scalars import UUIDDefinition
+from strawberry.schema.types.base_scalars import DateTimeDefinition, UUIDDefinition
 from strawberry.types import ExecutionContext
+from strawberry.types.scalar import ScalarDefinition
 
 from service.alignment.graphql import AlignmentQuery
 from service.alignment.graphql_mutations import AlignmentMutation
+from service.common.schemas import utc_rfc3339
 from service.config import Settings
 from service.cycles.graphql import CycleQuery
 from service.goals.graphql import GoalQuery
@@ -36,6 +39,19 @@ from service.webhooks.graphql import WebhookMutation, WebhookQuery
 UUID_SCALAR = replace(
     UUIDDefinition, description="An RFC 9562 UUID, e.g. `0b6f2c3e-5a1d-4c1e-9a43-2f1c9d7e8b10`."
 )
+DATETIME_SCALAR = replace(
+    DateTimeDefinition,
+    description="An RFC 3339 timestamp. Written in UTC with `Z` (`2026-01-02T03:04:05Z`), as "
+    "REST writes it; arguments need an offset.",
+    # REST's own serializer (``UtcDateTime``), naive values included, so both APIs write
+    # every instant as the same string. Serialized here, not by the response encoder, so
+    # graphql-core's path and the compiled plan (both call ``serialize``) agree.
+    serialize=utc_rfc3339,
+)
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {
+    uuid.UUID: UUID_SCALAR,
+    datetime: DATETIME_SCALAR,
+}
 
 
 @strawberry.type(
@@ -89,6 +105,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        scalar_overrides={uuid.UUID: UUID_SCALAR},
+        scalar_overrides=SCALAR_OVERRIDES,
         execution_context_class=PlainFieldExecutionContext,
     )

@@ -72,6 +72,7 @@ class RolledObjective:
 @strawberry.type(description="What the rollover copied (or would copy).")
 class RolloverCyclePayload:
     dry_run: bool = strawberry.field(description="Whether nothing was changed.")
+    target_cycle_id: uuid.UUID = strawberry.field(description="The cycle copied into.")
     objectives: list[RolledObjective] = strawberry.field(description="The objectives.")
     links: int = strawberry.field(description="Alignment links copied.")
     kpi_links: int = strawberry.field(description="Linked KPIs carried over.")
@@ -116,6 +117,7 @@ class PlanningMutation:
             ]
             return RolloverCyclePayload(
                 dry_run=data.dry_run,
+                target_cycle_id=plan.target_cycle_id,
                 objectives=objectives,
                 links=len(plan.links),
                 kpi_links=len(plan.kpi_links),

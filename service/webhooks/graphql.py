@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 
 from service.api.etag import ETAG_FIELD_DESCRIPTION, etag_of
 from service.auth.keys import Principal
-from service.common.pagination import DEFAULT_LIMIT
+from service.common.pagination import DEFAULT_LIMIT, encode_keyset
 from service.errors import NotFound
 from service.events import service as events_service
 from service.graphql.context import Info
@@ -115,6 +115,9 @@ class EventNode:
     occurred_at: datetime = strawberry.field(description="When it happened.")
     fingerprint: str | None = strawberry.field(description="The alert series, for alerts.")
     sequence: int | None = strawberry.field(description="Order within the series.")
+    suppressed_reason: str | None = strawberry.field(
+        description="Why it was kept but not delivered (`silence`: a muted rule); null if not."
+    )
     body: JSON = strawberry.field(description="The exact payload.")
     created_at: datetime = strawberry.field(description="When it was recorded.")
 
@@ -126,6 +129,7 @@ class EventNode:
             occurred_at=row.occurred_at,
             fingerprint=row.fingerprint,
             sequence=row.sequence,
+            suppressed_reason=row.suppressed_reason,
             body=json.loads(row.body),
             created_at=row.created_at,
         )
@@ -135,12 +139,18 @@ class EventNode:
 class WebhookQuery:
     @strawberry.field(description="Webhook endpoints, oldest first (admin scope).")
     async def webhook_endpoints(
-        self, info: Info, first: First = DEFAULT_LIMIT, after: After = None
+        self,
+        info: Info,
+        first: First = DEFAULT_LIMIT,
+        after: After = None,
+        disabled: Annotated[bool | None, arg("Only (not) disabled endpoints.")] = None,
     ) -> Connection[WebhookEndpointNode]:
         ctx = info.context
         page = page_request(first, after)
         async with ctx.db_lock:
-            rows, next_cursor = await service.list_endpoints(ctx.session, ctx.principal, page, None)
+            rows, next_cursor = await service.list_endpoints(
+                ctx.session, ctx.principal, page, disabled
+            )
         return connection([WebhookEndpointNode.of(r) for r in rows], rows, next_cursor)
 
     @strawberry.field(description="Events in the order they were recorded.")
@@ -158,10 +168,17 @@ class WebhookQuery:
             rows, next_cursor = await events_service.list_events(
                 ctx.session, ctx.principal, page, type, aware("since", since)
             )
-        edges = [Edge(cursor=row.id, node=EventNode.of(row)) for row in rows]
+        # The events' keyset is ``(created_at, id)`` with a text id (``msg_...``), so each
+        # edge names its own position as REST's ``next_cursor`` would (``connection()``
+        # takes uuid ids); `endCursor` is the last edge's, like every other connection.
+        edges = [
+            Edge(cursor=encode_keyset(row.created_at, row.id), node=EventNode.of(row))
+            for row in rows
+        ]
+        end = edges[-1].cursor if edges else None
         return Connection(
             edges=edges,
-            page_info=PageInfo(has_next_page=next_cursor is not None, end_cursor=next_cursor),
+            page_info=PageInfo(has_next_page=next_cursor is not None, end_cursor=end),
         )
 
     @strawberry.field(description="One event's deliveries per endpoint; empty if unknown.")
