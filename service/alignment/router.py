@@ -51,8 +51,8 @@ async def link_parent(
     session: SessionDep, principal: WritePrincipal, objective_id: uuid.UUID, body: LinkCreate
 ) -> LinkRead:
     """Align this objective to a parent (any team or cycle; several parents allowed).
-    A link that would close a cycle is a `409` naming the path; one deeper than
-    `MERIDIAN_ALIGNMENT_MAX_DEPTH` levels is a `422`."""
+    A link that would close a cycle is a `409` naming the path; one to the objective itself,
+    or one deeper than `MERIDIAN_ALIGNMENT_MAX_DEPTH` levels, is a `422`."""
     link = await service.link_parent(session, principal, objective_id, body)
     return LinkRead.model_validate(link)
 

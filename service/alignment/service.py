@@ -164,7 +164,8 @@ async def list_links(
 async def link_parent(
     session: AsyncSession, principal: Principal, child_id: uuid.UUID, data: LinkCreate
 ) -> ObjectiveLink:
-    """Align ``child_id`` to ``data.parent_id``; refuses cycles (409) and depth (422)."""
+    """Align ``child_id`` to ``data.parent_id``; refuses cycles (409), itself and depth
+    (422)."""
     require(principal, Scope.WRITE)
     await _objective(session, principal, child_id)
     return await add_link(session, principal.organization_id, child_id, data)
@@ -174,10 +175,10 @@ async def add_link(
     session: AsyncSession, org: uuid.UUID, child_id: uuid.UUID, data: LinkCreate
 ) -> ObjectiveLink:
     """Check and store a link under the organization's graph lock (held until commit)."""
+    if data.parent_id == child_id:  # invalid whatever the graph holds: not a conflict
+        raise ValidationFailed.on("parent_id", f"Objective {child_id} cannot align to itself.")
     if await get_scoped(session, ObjectiveRow, org, data.parent_id) is None:
         raise ValidationFailed.on("parent_id", f"There is no objective {data.parent_id}.")
-    if data.parent_id == child_id:
-        raise Conflict(f"Objective {child_id} cannot align to itself.")
     await repository.lock_graph(session, org)
     if await repository.get_link(session, org, child_id, data.parent_id) is not None:
         raise Conflict(f"Objective {child_id} already aligns to {data.parent_id}.")

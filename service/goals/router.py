@@ -133,7 +133,9 @@ async def create_key_result(
     `lower` and `upper`, `stay_above`/`stay_below` a `target`."""
     kr = await service.create_key_result(session, principal, objective_id, body)
     response.headers["Location"] = f"/v1/key-results/{kr.id}"
-    return key_result_read(kr)
+    read = key_result_read(kr)
+    response.headers["ETag"] = etag_of(kr, read)
+    return read
 
 
 @router.get("/key-results/{key_result_id}", operation_id="getKeyResult")

@@ -295,6 +295,33 @@ _AGGREGATES = {
 }
 
 
+async def reading_extent(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    kpi_id: uuid.UUID,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[datetime, datetime] | None:
+    """The first and last ``observed_at`` in ``[start, end)`` (two probes of the KPI's
+    ``(kpi_id, observed_at)`` index), or None when the range holds no reading."""
+    driver = await driver_of(session)
+    record = await driver.fetchrow(
+        """
+        SELECT min(observed_at) AS first, max(observed_at) AS last FROM kpi_readings
+        WHERE organization_id = $1 AND kpi_id = $2
+          AND ($3::timestamptz IS NULL OR observed_at >= $3)
+          AND ($4::timestamptz IS NULL OR observed_at < $4)
+        """,
+        organization_id,
+        kpi_id,
+        start,
+        end,
+    )
+    if record is None or record["first"] is None:
+        return None
+    return record["first"], record["last"]
+
+
 async def downsample(
     session: AsyncSession,
     organization_id: uuid.UUID,
@@ -305,7 +332,8 @@ async def downsample(
     end: datetime | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """One row per bucket with data, buckets aligned to the Unix epoch."""
+    """One row per bucket with data, buckets aligned to the Unix epoch, at most ``limit``
+    (the service asks for one more than it returns and refuses a range that fills it)."""
     expression = _AGGREGATES[agg]  # a fixed whitelist, never user text
     driver = await driver_of(session)
     records = await driver.fetch(

@@ -11,6 +11,7 @@ from service.api.deps import IngestPrincipal, PageDep, ReadPrincipal, SessionDep
 from service.api.etag import IfMatch, etag_of, set_etag
 from service.api.uow import domain_router, stores_in_own_transaction
 from service.common.schemas import InputDateTime, Page
+from service.errors import ValidationFailed
 from service.kpis import ingest, rules_service, service
 from service.kpis.combiner import IngestCombiner
 from service.kpis.evaluation import State
@@ -160,20 +161,40 @@ async def list_kpi_readings(
     principal: ReadPrincipal,
     kpi_ref: KpiRef,
     page: PageDep,
+    request: Request,
     from_: Annotated[InputDateTime | None, Query(alias="from")] = None,
     to: Annotated[InputDateTime | None, Query()] = None,
     bucket: Annotated[str | None, Query(max_length=20, description="e.g. 15m, 1h, 1d")] = None,
     agg: Annotated[Aggregation, Query()] = Aggregation.AVG,
 ) -> Page[ReadingRead] | ReadingSeries:
-    """Readings in `[from, to)` by `observed_at`; with `bucket`, one `agg` value per bucket."""
+    """Readings in `[from, to)` by `observed_at`, paged with `limit` and `cursor`.
+
+    With `bucket`, one `agg` value per bucket holding readings (buckets aligned to the Unix
+    epoch), every one of them in a single answer: `limit` and `cursor` are refused (422).
+    The range may span at most 10,000 buckets, counted from `from` (or, without it, the
+    first reading) to `to` (or the last reading); a wider one is refused with 422, never
+    cut short: narrow the range or widen the bucket."""
     query = service.ReadingQuery(start=from_, end=to, bucket=bucket, agg=agg)
     if bucket:
+        _refuse_paging(request)
         rows = await service.downsample(session, principal, kpi_ref, query)
         return ReadingSeries(
             bucket=bucket, agg=agg, items=[BucketRead.model_validate(r) for r in rows]
         )
     readings, next_cursor = await service.list_readings(session, principal, kpi_ref, query, page)
     return Page(items=[ReadingRead.model_validate(r) for r in readings], next_cursor=next_cursor)
+
+
+def _refuse_paging(request: Request) -> None:
+    """A downsampled series comes whole: a page size or cursor sent with `bucket` would
+    otherwise be ignored, and the client would not get what it asked for."""
+    for name in ("limit", "cursor"):
+        if name in request.query_params:
+            raise ValidationFailed.on(
+                f"query.{name}",
+                f"`{name}` does not apply with `bucket`: a series is returned whole, "
+                "up to 10,000 buckets.",
+            )
 
 
 @router.get("/kpis/{kpi_ref}/alert-rules", operation_id="listAlertRules")
@@ -190,10 +211,18 @@ async def list_alert_rules(
     operation_id="createAlertRule",
 )
 async def create_alert_rule(
-    session: SessionDep, principal: WritePrincipal, kpi_ref: KpiRef, body: AlertRuleCreate
+    session: SessionDep,
+    principal: WritePrincipal,
+    kpi_ref: KpiRef,
+    body: AlertRuleCreate,
+    response: Response,
 ) -> AlertRuleRead:
     """Add a rule; inconsistent thresholds are refused with 422. Replaces the default rule."""
-    return rule_read(await rules_service.create_rule(session, principal, kpi_ref, body))
+    rule = await rules_service.create_rule(session, principal, kpi_ref, body)
+    response.headers["Location"] = f"/v1/kpis/{rule.kpi_id}/alert-rules/{rule.id}"
+    read = rule_read(rule)
+    response.headers["ETag"] = etag_of(rule, read)
+    return read
 
 
 @router.get("/kpis/{kpi_ref}/alert-rules/{rule_id}", operation_id="getAlertRule")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -125,19 +125,51 @@ async def list_readings(
 async def downsample(
     session: AsyncSession, principal: Principal, ref: str, query: ReadingQuery
 ) -> list[dict[str, object]]:
+    """One value per bucket with data, all of them or a 422: never a series cut short.
+
+    The range may span at most ``MAX_BUCKETS`` buckets of the epoch-aligned grid, counted
+    from the bucket holding ``start`` to the one holding the last instant before ``end``; an
+    open end stands for the first or last reading in the range. A wider range is refused
+    (narrow it or widen the bucket) rather than answered in part."""
     require(principal, Scope.READ)
     kpi = await find_kpi(session, principal, ref)
     assert query.bucket is not None
     bucket = _bucket(query.bucket)
-    return await readings_repository.downsample(
-        session,
-        principal.organization_id,
-        kpi.id,
-        bucket,
-        query.agg,
-        query.start,
-        query.end,
-        MAX_BUCKETS,
+    org = principal.organization_id
+    start, end = query.start, query.end
+    first, last = start, None if end is None else end - _RESOLUTION
+    if first is None or last is None:
+        extent = await readings_repository.reading_extent(session, org, kpi.id, start, end)
+        if extent is None:
+            return []  # no reading in the range: no bucket either
+        first, last = first or extent[0], last or extent[1]
+    span = bucket_span(first, last, bucket)
+    if span > MAX_BUCKETS:
+        raise _too_many(f"The range spans {span:,} buckets of {query.bucket}")
+    rows = await readings_repository.downsample(
+        session, org, kpi.id, bucket, query.agg, start, end, MAX_BUCKETS + 1
+    )
+    if len(rows) > MAX_BUCKETS:  # readings stored since the extent was read widened it
+        raise _too_many(f"More than {MAX_BUCKETS:,} buckets of {query.bucket} hold readings")
+    return rows
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # date_bin()'s origin in the repository
+_RESOLUTION = timedelta(microseconds=1)  # PostgreSQL's: the last instant before ``end``
+
+
+def bucket_span(first: datetime, last: datetime, bucket: timedelta) -> int:
+    """How many epoch-aligned buckets of ``bucket`` the instants ``first..last`` touch."""
+    if last < first:
+        return 0
+    return (last - _EPOCH) // bucket - (first - _EPOCH) // bucket + 1
+
+
+def _too_many(what: str) -> ValidationFailed:
+    return ValidationFailed.on(
+        "bucket",
+        f"{what}; at most {MAX_BUCKETS:,} are returned at once: narrow the range "
+        "(`from`, `to`) or widen `bucket`.",
     )
 
 

@@ -7,6 +7,7 @@ import uuid
 from fastapi import Response, status
 
 from service.api.deps import ReadPrincipal, SessionDep, WritePrincipal
+from service.api.etag import etag_of
 from service.api.uow import domain_router
 from service.kpis.schemas import KpiRead
 from service.kpis.views import kpi_read
@@ -82,4 +83,6 @@ async def promote_to_kpi(
     result is then driven by the KPI."""
     kpi = await service.promote_to_kpi(session, principal, key_result_id, body)
     response.headers["Location"] = f"/v1/kpis/{kpi.id}"
-    return kpi_read(kpi)
+    read = kpi_read(kpi)
+    response.headers["ETag"] = etag_of(kpi, read)
+    return read

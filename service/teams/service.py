@@ -73,8 +73,9 @@ async def update_team(
     team = await _team(session, principal, team_id, for_update=True)
     check_if_match(if_match, team)
     changes = data.model_dump(exclude_unset=True)
-    if "name" in changes and changes["name"] is None:
-        raise ValidationFailed.on("name", "`name` cannot be null.")
+    for name in ("name", "member_ids"):  # no members is `[]`, not null
+        if name in changes and changes[name] is None:
+            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
     parent_id = changes.get("parent_id")
     if parent_id is not None:
         if await get_scoped(session, Team, org, parent_id) is None:

@@ -105,7 +105,9 @@ async def update_endpoint(
     response: Response,
     if_match: IfMatch = None,
 ) -> WebhookEndpointRead:
-    """Change the URL (vetted again), description or event types."""
+    """Change the URL (vetted again), description, event types or limits. Omitted fields
+    stay; `null` clears `description` and removes `throttle_rate`, and is a 422 for `url`,
+    `event_types` (all types is `[]`) and `max_in_flight`."""
     endpoint = await service.update_endpoint(
         session, principal, endpoint_id, body, if_match, policy
     )

@@ -26,6 +26,10 @@ from service.webhooks.schemas import (
 )
 from service.webhooks.secret_box import SecretBox
 
+# What an endpoint always has: an update's null for one of these is a 422, REST's PATCH and
+# GraphQL's updateWebhookEndpoint alike (all event types is `[]`, not null). The others take
+# null: `description` to clear it, `throttle_rate` to remove the limit.
+NOT_NULL = ("url", "event_types", "max_in_flight")
 MAX_RECOVER_WINDOW = timedelta(days=14)
 MAX_RECOVER_MESSAGES = 10_000
 
@@ -111,13 +115,16 @@ async def update_endpoint(
     endpoint = await get_endpoint(session, principal, endpoint_id, for_update=True)
     check_if_match(if_match, endpoint)
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("url") is not None:
+    for name in NOT_NULL:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
+    if "url" in changes:
         endpoint.url = await vet_url(changes["url"], policy)
     if "description" in changes:
         endpoint.description = changes["description"]
-    if changes.get("event_types") is not None:
+    if "event_types" in changes:
         endpoint.event_types = _unique(changes["event_types"])
-    if changes.get("max_in_flight") is not None:
+    if "max_in_flight" in changes:
         endpoint.max_in_flight = changes["max_in_flight"]
     if "throttle_rate" in changes and changes["throttle_rate"] != endpoint.throttle_rate:
         endpoint.throttle_rate = changes["throttle_rate"]
