@@ -159,3 +159,13 @@ async def test_a_replayed_secret_is_not_stored_by_caches(tenant: Tenant) -> None
     replay = await tenant.post("/v1/api-keys", json=body, headers=headers)
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.headers["cache-control"] == "no-store"
+
+
+async def test_every_answer_with_a_secret_says_no_store(tenant: Tenant) -> None:
+    endpoint = await tenant.post("/v1/webhook-endpoints", json={"url": HOOK})
+    assert endpoint.status_code == 201 and endpoint.headers["cache-control"] == "no-store"
+    rotate = f"/v1/webhook-endpoints/{endpoint.json()['id']}/secret/rotate"
+    rotated = await tenant.post(rotate, json={})
+    assert rotated.status_code == 200 and rotated.headers["cache-control"] == "no-store"
+    read = await tenant.get(f"/v1/webhook-endpoints/{endpoint.json()['id']}")
+    assert "no-store" not in read.headers.get("cache-control", "")

@@ -63,6 +63,7 @@ async def create_endpoint(
     read = WebhookEndpointRead.model_validate(endpoint)
     # The tag of what GET serves: the secret is only in this answer, and not in the tag.
     response.headers["ETag"] = etag_of(endpoint, read)
+    response.headers["Cache-Control"] = "no-store"  # the secret: never kept by a cache
     return WebhookEndpointCreated(**read.model_dump(), secret=secret)
 
 
@@ -159,9 +160,11 @@ async def rotate_secret(
     endpoint_id: uuid.UUID,
     body: SecretRotate,
     box: SecretBoxDep,
+    response: Response,
 ) -> SecretRotated:
     """A new signing key, current at once; the old one also signs during the grace period."""
     secret, expires_at = await service.rotate_secret(session, principal, endpoint_id, body, box)
+    response.headers["Cache-Control"] = "no-store"
     return SecretRotated(secret=secret, previous_expires_at=expires_at)
 
 
