@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from service.app import create_app
 from service.auth.service import create_organization
@@ -204,3 +205,16 @@ def loop_errors() -> Iterator[list[str]]:
         gc.collect()
     finally:
         loop.set_exception_handler(previous)
+
+
+async def until_waiting_on_a_lock(app: FastAPI) -> None:
+    """Return once some statement waits on a lock (a test's held row or advisory lock)."""
+    for _ in range(200):
+        async with app.state.sessionmaker() as session:
+            waiting = await session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("nothing waited on a lock")

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from service.goals.progress import KeyResultDefinition, KeyResultType
 from service.planning.lint import Check, KeyResultFacts, KpiFacts, ObjectiveFacts, lint
-from tests.conftest import Tenant
+from tests.conftest import Tenant, until_waiting_on_a_lock
 from tests.test_alignment import link, objective
 from tests.test_auth import assert_problem
 from tests.test_domain_events import events_of
@@ -241,15 +241,3 @@ async def test_promote_waits_for_a_change_to_the_key_result_and_sees_it(
     keys = [k["key"] for k in (await tenant.get("/v1/kpis")).json()["items"]]
     assert keys == ["existing"]
     assert (await tenant.get(f"/v1/key-results/{kr['id']}")).json()["kpi_id"] == other["id"]
-
-
-async def until_waiting_on_a_lock(app: FastAPI) -> None:
-    for _ in range(200):
-        async with app.state.sessionmaker() as session:
-            waiting = await session.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-            )
-        if waiting:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("nothing waited on a lock")

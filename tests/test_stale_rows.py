@@ -13,8 +13,7 @@ from sqlalchemy import text
 from service.kpis import repository as kpi_repository
 from service.kpis import rules_repository
 from service.models import AlertRule
-from tests.conftest import Tenant
-from tests.test_planning import until_waiting_on_a_lock
+from tests.conftest import Tenant, until_waiting_on_a_lock
 
 Json = dict[str, Any]
 

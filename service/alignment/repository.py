@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.driver import driver_of
+from service.common.repository import serialize_in_organization
 from service.models import ObjectiveKpi, ObjectiveLink
 
 
@@ -241,10 +242,7 @@ SELECT parent_id, child_id FROM down UNION SELECT parent_id, child_id FROM up
 async def lock_graph(session: AsyncSession, organization_id: uuid.UUID) -> None:
     """Serialise link changes per organization until commit: two links checked at once
     could each keep the graph acyclic and together close a cycle."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"meridian.alignment.{organization_id}"},
-    )
+    await serialize_in_organization(session, "alignment", organization_id)
 
 
 async def neighbourhood(

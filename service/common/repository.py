@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.pagination import PageRequest, apply_keyset
@@ -32,6 +32,19 @@ async def get_scoped(
         # current values, or the version check on update would see a stale row.
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def serialize_in_organization(
+    session: AsyncSession, what: str, organization_id: uuid.UUID
+) -> None:
+    """Hold an advisory lock named ``what`` for this organization until commit. For checks
+    that read more than the rows they change (a chain of managers, a team's ancestors, the
+    alignment graph's paths): row locks cannot serialise two such changes, and two checked
+    at once could each pass and together close a loop."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"meridian.{what}.{organization_id}"},
+    )
 
 
 async def get_many_scoped(

@@ -58,6 +58,9 @@ async def manager_chain(
 # ---- ownership --------------------------------------------------------------------------
 
 OPEN_OBJECTIVE_STATUSES = ("draft", "active")
+# The lock (``serialize_in_organization``) every change of a manager takes before it walks
+# the new manager's chain: two changes checked at once could make two people each other's.
+MANAGERS = "people.managers"
 
 
 def owner_is_inactive(owner_column: Any) -> ColumnElement[bool]:

@@ -11,7 +11,7 @@ from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest, split_page
-from service.common.repository import get_scoped, list_scoped
+from service.common.repository import get_scoped, list_scoped, serialize_in_organization
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.models import KeyResult, Kpi, Objective, Person
 from service.people import ownership, repository
@@ -75,6 +75,7 @@ async def update_person(
     manager_id = changes.get("manager_id")
     if manager_id is not None:
         await _manager(session, principal, manager_id)
+        await serialize_in_organization(session, repository.MANAGERS, org)
         chain = await repository.manager_chain(session, org, manager_id, MAX_MANAGER_DEPTH)
         if person.id in chain:
             raise Conflict("That manager reports (directly or not) to this person.")

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
+from service.common.repository import serialize_in_organization
 from service.models import Person, Team
 from service.models.base import utcnow
 from service.people import ownership, repository
@@ -178,6 +179,7 @@ async def _set_manager(
     if manager_id == person.manager_id:
         return
     if manager_id is not None:
+        await serialize_in_organization(session, repository.MANAGERS, person.organization_id)
         chain = await repository.manager_chain(
             session, person.organization_id, manager_id, MAX_DEPTH
         )
@@ -234,6 +236,7 @@ async def _team_links(
     if row.parent is not None and parent is None:
         result.errors.append(f"There is no team {row.parent!r}.")
     elif (parent.id if parent else None) != team.parent_id:
+        await serialize_in_organization(session, teams_repository.TEAM_PARENTS, org)
         lineage = (
             await teams_repository.ancestors(session, org, parent.id, MAX_DEPTH) if parent else []
         )

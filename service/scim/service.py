@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
-from service.common.repository import get_scoped
+from service.common.repository import get_scoped, serialize_in_organization
 from service.errors import BadRequest, Conflict, NotFound
 from service.models import Person, Team
 from service.models.base import utcnow
@@ -257,6 +257,7 @@ async def _manager_id(session: AsyncSession, person: Person, ref: str | None) ->
     manager = await repository.resolve_person(session, person.organization_id, ref)
     if manager is None:
         raise BadRequest(f"There is no User {ref!r} to be the manager.", scim_type="invalidValue")
+    await serialize_in_organization(session, people_repository.MANAGERS, person.organization_id)
     chain = await people_repository.manager_chain(
         session, person.organization_id, manager.id, MAX_MANAGER_DEPTH
     )

@@ -11,6 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import Objective, Person, Team, TeamMember
 
+# The lock (``serialize_in_organization``) every change of a team's parent takes before it
+# walks the new parent's ancestors: two changes checked at once could close a loop.
+TEAM_PARENTS = "teams.parents"
+
 
 async def member_ids_of(
     session: AsyncSession, organization_id: uuid.UUID, team_ids: Sequence[uuid.UUID]

@@ -12,7 +12,7 @@ from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest, split_page
-from service.common.repository import get_scoped, list_scoped
+from service.common.repository import get_scoped, list_scoped, serialize_in_organization
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.models import Person, Team
 from service.models.base import utcnow
@@ -80,6 +80,7 @@ async def update_team(
     if parent_id is not None:
         if await get_scoped(session, Team, org, parent_id) is None:
             raise ValidationFailed.on("parent_id", f"There is no team {parent_id}.")
+        await serialize_in_organization(session, repository.TEAM_PARENTS, org)
         if team.id in await repository.ancestors(session, org, parent_id, MAX_TEAM_DEPTH):
             raise Conflict("That parent is this team or one of its sub-teams.")
     external_id = changes.get("external_id")
