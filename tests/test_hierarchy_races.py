@@ -59,3 +59,26 @@ async def test_three_teams_cannot_close_a_loop_of_parents(app: FastAPI, tenant: 
 
 def patch(tenant: Tenant, url: str, **changes: Any) -> Coroutine[Any, Any, httpx.Response]:
     return tenant.patch(url, json=changes, headers={"If-Match": "*"})
+
+
+async def test_two_scim_groups_of_one_name_cannot_both_be_created(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """The name check has no unique index behind it (REST allows teams of one name): a
+    Group created while another of its name is still uncommitted must wait and see it."""
+    scim = await tenant.key_with("scim")
+    async with app.state.sessionmaker() as holder, holder.begin():
+        key = f"meridian.scim.group-names.eng.{tenant.organization_id}"
+        await holder.execute(text(LOCK), {"key": key})
+        await holder.execute(
+            text(
+                "INSERT INTO teams (id, organization_id, name, version)"
+                " VALUES (:id, :org, 'Eng', 1)"
+            ),
+            {"id": uuid.uuid4(), "org": tenant.organization_id},
+        )
+        second = asyncio.create_task(scim.post("/scim/v2/Groups", json={"displayName": "ENG"}))
+        await until_waiting_on_a_lock(app)
+    response = await second
+    assert response.status_code == 409, response.text
+    assert response.json()["scimType"] == "uniqueness"

@@ -317,6 +317,11 @@ async def members_of(
     return members
 
 
+# The lock (``serialize_in_organization``, with the lower-cased name appended) a Group takes
+# before it checks that its displayName is free.
+GROUP_NAMES = "scim.group-names"
+
+
 async def team_name_taken(
     session: AsyncSession, org: uuid.UUID, name: str, excluding: uuid.UUID | None
 ) -> bool:

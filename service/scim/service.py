@@ -369,6 +369,10 @@ async def _store_group(
 ) -> None:
     org = team.organization_id
     excluding = None if creating else team.id
+    # No unique index can hold this (REST allows teams of one name): two Groups of one
+    # name pushed at once each found it free. Held until commit, per name.
+    name = fields.display_name.lower()  # as team_name_taken compares
+    await serialize_in_organization(session, f"{repository.GROUP_NAMES}.{name}", org)
     if await repository.team_name_taken(session, org, fields.display_name, excluding):
         raise Conflict("Another Group already has this displayName.", scim_type="uniqueness")
     if fields.external_id and await teams_repository.external_id_taken(
