@@ -17,7 +17,6 @@ Expired records are deleted in batches by ``run_sweeper``, a loop of ``meridian 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import uuid
@@ -29,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.api import idempotency_repository as repository
 from service.api.deps import PrincipalDep, SessionDep
-from service.common.failure_runs import FailureRun
+from service.common.failure_runs import FailureRun, every
 from service.config import get_settings
 from service.errors import BadRequest, ServiceError, ValidationFailed
 from service.models import IdempotencyRecord
@@ -178,15 +177,12 @@ async def run_sweeper(
 ) -> None:
     """Sweep expired records every ``interval`` seconds until ``stop``: without it a key
     that is never reused would keep its record (and its stored answer) for ever."""
-    failures = FailureRun(logger, "idempotency sweep")
-    while not stop.is_set():
-        try:
-            deleted = await sweep_expired(sessions, utcnow() - ttl, stop=stop)
-        except Exception as error:  # a bug or an outage: logged, retried next interval
-            failures.failed(error)
-        else:
-            failures.succeeded()
-            if deleted:
-                logger.info("expired idempotency records deleted", extra={"records": deleted})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    def report(deleted: int) -> None:
+        if deleted:
+            logger.info("expired idempotency records deleted", extra={"records": deleted})
+
+    async def sweep() -> int:
+        return await sweep_expired(sessions, utcnow() - ttl, stop=stop)
+
+    await every(interval, stop, sweep, FailureRun(logger, "idempotency sweep"), report)

@@ -11,9 +11,14 @@ first success after failures at INFO, with the run's length and attempts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 REMIND_EVERY = 60.0
 
@@ -78,3 +83,24 @@ class FailureRun:
             extra={"attempts": self.attempts, "failed_for_seconds": round(now - self.started, 1)},
         )
         self.started, self.attempts, self._kind = None, 0, None
+
+
+async def every(
+    interval: float,
+    stop: asyncio.Event,
+    work: Callable[[], Awaitable[T]],
+    failures: FailureRun,
+    report: Callable[[T], None],
+) -> None:
+    """Run ``work`` every ``interval`` seconds until ``stop``: its result to ``report``, a
+    failure (a bug or an outage) to ``failures``, and retried at the next interval."""
+    while not stop.is_set():
+        try:
+            result = await work()
+        except Exception as error:
+            failures.failed(error)
+        else:
+            failures.succeeded()
+            report(result)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -6,13 +6,12 @@ evaluated under ``FOR UPDATE SKIP LOCKED``, so they share the work instead of re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.common.failure_runs import FailureRun
+from service.common.failure_runs import FailureRun, every
 from service.kpis import rules_repository
 from service.kpis.evaluator import evaluate_rules
 from service.models.base import utcnow
@@ -42,15 +41,10 @@ async def run_scheduler(
     sessions: async_sessionmaker[AsyncSession], interval: float, stop: asyncio.Event
 ) -> None:
     logger.info("scheduled evaluation started", extra={"interval_seconds": interval})
+
+    def report(emitted: int) -> None:
+        if emitted:
+            logger.info("scheduled evaluation", extra={"events": emitted})
+
     failures = FailureRun(logger, "scheduled evaluation")
-    while not stop.is_set():
-        try:
-            emitted = await evaluate_all(sessions)
-        except Exception as error:  # a bug or an outage: logged, retried next interval
-            failures.failed(error)
-        else:
-            failures.succeeded()
-            if emitted:
-                logger.info("scheduled evaluation", extra={"events": emitted})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+    await every(interval, stop, lambda: evaluate_all(sessions), failures, report)
