@@ -17,7 +17,7 @@ from service.graphql.execution import PlainFieldExecutionContext
 from service.graphql.schema import SCALAR_OVERRIDES
 from service.models.base import utcnow
 from tests.conftest import Tenant, emit
-from tests.test_graphql import data
+from tests.test_graphql import data, gql
 from tests.test_graphql_limits import count_statements
 from tests.test_graphql_mutations import RESULT, mutate
 
@@ -301,3 +301,15 @@ async def test_rollover_payload_names_the_target_cycle_like_rest(
         json={"target_cycle_id": target["id"], "dry_run": True},
     )
     assert got["targetCycleId"] == rest.json()["target_cycle_id"] == target["id"]
+
+
+async def test_events_type_is_checked_like_rest(tenant: Tenant) -> None:
+    for pattern in ("KPI%", "kpi.", "x" * 101):
+        rest = await tenant.get("/v1/events", params={"type": pattern})
+        assert rest.status_code == 422, (pattern, rest.text)
+        body = await gql(
+            tenant, "query($t: String) { events(type: $t) { edges { cursor } } }", {"t": pattern}
+        )
+        assert body["errors"][0]["extensions"]["code"] == "validation_failed", (pattern, body)
+    ok = await gql(tenant, '{ events(type: "kpi.*") { edges { cursor } } }')
+    assert "errors" not in ok, ok

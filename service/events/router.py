@@ -26,8 +26,8 @@ async def list_events(
     type: Annotated[
         str | None,
         Query(
-            max_length=100,
-            pattern=r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$",
+            max_length=service.TYPE_MAX_LENGTH,
+            pattern=service.TYPE_PATTERN.pattern,
             description="An exact type or a prefix such as `kpi.*`.",
         ),
     ] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 
@@ -10,10 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest, split_page
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, NotFound, ValidationFailed
 from service.events import repository
 from service.models import Event, WebhookMessage
 from service.webhooks import service as webhooks
+
+# An exact event type or a prefix (`kpi.*`), or `*`: checked here, so REST's `?type=` and
+# GraphQL's `events(type:)` refuse the same values (REST also documents it in OpenAPI).
+TYPE_PATTERN = re.compile(r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$")
+TYPE_MAX_LENGTH = 100
 
 
 async def list_events(
@@ -24,6 +30,14 @@ async def list_events(
     since: datetime | None,
 ) -> tuple[list[Event], str | None]:
     require(principal, Scope.READ)
+    if type_pattern is not None and (
+        len(type_pattern) > TYPE_MAX_LENGTH or not TYPE_PATTERN.match(type_pattern)
+    ):
+        raise ValidationFailed.on(
+            "type",
+            "`type` is an event type such as `kpi.breached`, a prefix such as `kpi.*`, or `*`"
+            f" (at most {TYPE_MAX_LENGTH} characters).",
+        )
     rows = await repository.list_events(
         session, principal.organization_id, page, type_pattern, since
     )
