@@ -46,6 +46,27 @@ def problem_responses() -> dict[int | str, dict[str, Any]]:
     return {code: {"description": text, "content": content} for code, text in described.items()}
 
 
+# Problems a read cannot give: it changes nothing (no conflict) and takes no If-Match.
+_NOT_ON_READS = ("409", "412")
+
+
+def _fit_to_method(method: str, operation: dict[str, Any]) -> None:
+    """The router-wide responses and parameters, narrowed to what ``method`` can meet:
+    ``Idempotency-Key`` means something on a POST only (it is still checked on every
+    method), and a GET never conflicts or fails an If-Match."""
+    if method != "post":
+        operation["parameters"] = [
+            p
+            for p in operation.get("parameters", [])
+            if not (p.get("in") == "header" and p.get("name") == "Idempotency-Key")
+        ]
+        if not operation["parameters"]:
+            del operation["parameters"]
+    if method == "get":
+        for status in _NOT_ON_READS:
+            operation.get("responses", {}).pop(status, None)
+
+
 def install(app: FastAPI) -> None:
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -57,6 +78,9 @@ def install(app: FastAPI) -> None:
             routes=app.routes,
         )
         schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for path in schema.get("paths", {}).values():
+            for method, operation in path.items():
+                _fit_to_method(method, operation)
         app.openapi_schema = schema
         return schema
 
