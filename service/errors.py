@@ -16,6 +16,7 @@ ServiceError                     500 unless a subclass says otherwise
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 
@@ -96,6 +97,14 @@ class ValidationFailed(ServiceError):
     @classmethod
     def on(cls, field: str, message: str) -> ValidationFailed:
         return cls(message, errors=[{"loc": field.split("."), "msg": message}])
+
+
+def refuse_nulls(changes: Mapping[str, Any], required: Iterable[str]) -> None:
+    """A PATCH's ``null`` for a field the resource always has is a 422 (``x`` cannot be
+    null), not a value to store nor a change to skip; omitted fields are left alone."""
+    for name in required:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
 
 
 class TooManyRequests(ServiceError):

@@ -13,7 +13,7 @@ from service.common.pagination import PageRequest, split_page
 from service.common.repository import get_scoped, list_scoped
 from service.cycles import repository
 from service.cycles.schemas import CycleCreate, CycleStatus, CycleUpdate
-from service.errors import Conflict, NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed, refuse_nulls
 from service.models import Cycle
 
 
@@ -52,9 +52,7 @@ async def update_cycle(
     cycle = await _cycle(session, principal, cycle_id, for_update=True)
     check_if_match(if_match, cycle)
     changes = data.model_dump(exclude_unset=True)
-    for name in changes:
-        if changes[name] is None:
-            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
+    refuse_nulls(changes, changes)  # every field of a cycle is required
     start = changes.get("start_date", cycle.start_date)
     end = changes.get("end_date", cycle.end_date)
     if end < start:

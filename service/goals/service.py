@@ -19,7 +19,7 @@ from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest, encode_cursor, split_page
 from service.common.repository import get_many_scoped, get_scoped
-from service.errors import NotFound, ValidationFailed
+from service.errors import NotFound, ValidationFailed, refuse_nulls
 from service.goals import events, repository
 from service.goals.explain import definition_of, key_result_progress_of, objective_progress_of
 from service.goals.progress import KeyResultType, definition_problems, key_result_progress
@@ -119,7 +119,7 @@ async def update_objective(
     objective = await _objective(session, principal, objective_id, for_update=True)
     check_if_match(if_match, objective)
     changes = data.model_dump(exclude_unset=True)
-    _refuse_nulls(changes, ("title", "cycle_id", "status", "rollup"))
+    refuse_nulls(changes, ("title", "cycle_id", "status", "rollup"))
     await _check_references(session, org, changes)
     status = changes.get("status", objective.status)
     if ("outcome" in changes or "final_score" in changes) and status not in ("closed", "archived"):
@@ -190,7 +190,7 @@ async def update_key_result(
     kr = await _key_result(session, principal, key_result_id, for_update=True)
     check_if_match(if_match, kr)
     changes = data.model_dump(exclude_unset=True)
-    _refuse_nulls(changes, ("title", "type", "inclusive", "unit", "weight"))
+    refuse_nulls(changes, ("title", "type", "inclusive", "unit", "weight"))
     await _check_references(session, principal.organization_id, changes)
     for name, value in changes.items():
         setattr(kr, name, value)
@@ -327,12 +327,6 @@ async def _check_references(session: AsyncSession, org: uuid.UUID, values: dict[
             raise ValidationFailed.on(name, f"There is no {kind} {ident}.")
         if model is Person and not row.active:
             raise ValidationFailed.on(name, f"Person {ident} is inactive and cannot own goals.")
-
-
-def _refuse_nulls(changes: dict[str, Any], required: Sequence[str]) -> None:
-    for name in required:
-        if name in changes and changes[name] is None:
-            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
 
 
 def _validate_definition(kr: KeyResult) -> None:

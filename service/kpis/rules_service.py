@@ -14,7 +14,7 @@ from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest, decode_keyset, encode_keyset
-from service.errors import NotFound, ValidationFailed
+from service.errors import NotFound, ValidationFailed, refuse_nulls
 from service.kpis import rules_repository
 from service.kpis.evaluation import State
 from service.kpis.rule_rows import rule_row_of, state_row_of
@@ -99,9 +99,7 @@ async def update_rule(
     rule = await _rule(session, principal, kpi, rule_id)
     check_if_match(if_match, rule)
     changes = data.model_dump(exclude_unset=True, mode="python")
-    for name in NOT_NULL:
-        if name in changes and changes[name] is None:
-            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
+    refuse_nulls(changes, NOT_NULL)
     merged = {name: getattr(rule, name) for name in ("operator", *THRESHOLD_FIELDS)} | changes
     _check_thresholds(merged)
     for name, value in changes.items():

@@ -13,7 +13,7 @@ from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest, decode_keyset, encode_keyset, split_page
 from service.common.repository import get_scoped, list_scoped
-from service.errors import Conflict, NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed, refuse_nulls
 from service.kpis import readings_repository, repository
 from service.kpis.durations import parse_bucket
 from service.kpis.schemas import Aggregation, Direction, Health, KpiCreate, KpiUpdate
@@ -75,9 +75,7 @@ async def update_kpi(
     kpi = await find_kpi(session, principal, ref, for_update=True)
     check_if_match(if_match, kpi)
     changes = data.model_dump(exclude_unset=True)
-    for name in ("key", "name", "unit", "direction"):
-        if name in changes and changes[name] is None:
-            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
+    refuse_nulls(changes, ("key", "name", "unit", "direction"))
     if changes.get("key") and await repository.key_taken(session, org, changes["key"], kpi.id):
         raise Conflict(f"A KPI with key {changes['key']!r} already exists.")
     await _check_owner(session, org, changes.get("owner_id"), changes.get("team_id"))

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
-from service.errors import ValidationFailed
+from service.errors import refuse_nulls
 from service.models import Organization
 from service.organizations import repository
 from service.organizations.schemas import OrganizationUpdate
@@ -23,9 +23,8 @@ async def update_organization(
     require(principal, Scope.ADMIN)
     org = await repository.get(session, principal.organization_id, for_update=True)
     changes = data.model_dump(exclude_unset=True)
+    refuse_nulls(changes, ("orphan_policy",))
     if "orphan_policy" in changes:
-        if changes["orphan_policy"] is None:
-            raise ValidationFailed.on("orphan_policy", "`orphan_policy` cannot be null.")
         org.orphan_policy = str(changes["orphan_policy"])
     await session.flush()
     return org

@@ -12,7 +12,7 @@ from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest, split_page
 from service.common.repository import get_scoped, list_scoped, serialize_in_organization
-from service.errors import Conflict, NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed, refuse_nulls
 from service.models import KeyResult, Kpi, Objective, Person
 from service.people import ownership, repository
 from service.people.schemas import PersonCreate, PersonUpdate
@@ -66,9 +66,7 @@ async def update_person(
     person = await _person(session, principal, person_id, for_update=True)
     check_if_match(if_match, person)
     changes = data.model_dump(exclude_unset=True)
-    for name in ("user_name", "display_name", "active"):
-        if name in changes and changes[name] is None:
-            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
+    refuse_nulls(changes, ("user_name", "display_name", "active"))
     await _check_unique(
         session, org, changes.get("user_name"), changes.get("external_id"), person.id
     )

@@ -13,7 +13,7 @@ from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest, split_page
 from service.common.repository import get_scoped, list_scoped, serialize_in_organization
-from service.errors import Conflict, NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed, refuse_nulls
 from service.models import Person, Team
 from service.models.base import utcnow
 from service.teams import repository
@@ -73,9 +73,7 @@ async def update_team(
     team = await _team(session, principal, team_id, for_update=True)
     check_if_match(if_match, team)
     changes = data.model_dump(exclude_unset=True)
-    for name in ("name", "member_ids"):  # no members is `[]`, not null
-        if name in changes and changes[name] is None:
-            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
+    refuse_nulls(changes, ("name", "member_ids"))  # no members is `[]`, not null
     parent_id = changes.get("parent_id")
     if parent_id is not None:
         if await get_scoped(session, Team, org, parent_id) is None:

@@ -13,7 +13,7 @@ from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest, split_page
-from service.errors import Conflict, NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed, refuse_nulls
 from service.events.outbox import record_event
 from service.models import WebhookAttempt, WebhookEndpoint
 from service.models.base import utcnow
@@ -115,9 +115,7 @@ async def update_endpoint(
     endpoint = await get_endpoint(session, principal, endpoint_id, for_update=True)
     check_if_match(if_match, endpoint)
     changes = data.model_dump(exclude_unset=True)
-    for name in NOT_NULL:
-        if name in changes and changes[name] is None:
-            raise ValidationFailed.on(name, f"`{name}` cannot be null.")
+    refuse_nulls(changes, NOT_NULL)
     if "url" in changes:
         endpoint.url = await vet_url(changes["url"], policy)
     if "description" in changes:
