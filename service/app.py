@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
@@ -87,8 +86,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                     run_scheduler(app.state.sessionmaker, settings.evaluation_interval, stop)
                 )
             )
-            ttl = timedelta(hours=settings.idempotency_ttl_hours)
-            background.append(asyncio.create_task(run_sweeper(app.state.sessionmaker, ttl, stop)))
+            sweeper = run_sweeper(app.state.sessionmaker, settings.idempotency_ttl(), stop)
+            background.append(asyncio.create_task(sweeper))
             if settings.webhook_dispatch_in_serve:
                 dsn = asyncpg_dsn(engine.url.render_as_string(hide_password=False))
                 config = DispatcherConfig.from_settings(settings)

@@ -174,7 +174,6 @@ def _worker() -> int:
     of expired idempotency records, until SIGINT or SIGTERM (deliveries in flight finish
     and are recorded first)."""
     import signal
-    from datetime import timedelta
 
     from service.api.idempotency import run_sweeper
     from service.kpis.scheduler import run_scheduler
@@ -189,12 +188,11 @@ def _worker() -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         sessions = create_sessionmaker(engine)
-        ttl = timedelta(hours=settings.idempotency_ttl_hours)
         try:
             await asyncio.gather(
                 run_scheduler(sessions, settings.evaluation_interval, stop),
                 run_dispatcher(asyncpg_dsn(url), DispatcherConfig.from_settings(settings), stop),
-                run_sweeper(sessions, ttl, stop),
+                run_sweeper(sessions, settings.idempotency_ttl(), stop),
             )
         finally:
             await engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,6 +94,10 @@ class Settings(BaseSettings):
     run_background: bool = Field(
         default=True, description="Run scheduled evaluation inside `serve` (off for tests)."
     )
+
+    def idempotency_ttl(self) -> timedelta:
+        """How long an ``Idempotency-Key`` is remembered (the guard and the sweep)."""
+        return timedelta(hours=self.idempotency_ttl_hours)
 
     def retry_schedule(self) -> tuple[float, ...]:
         return tuple(float(part) for part in self.webhook_retry_schedule.split(",") if part.strip())

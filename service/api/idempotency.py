@@ -11,7 +11,8 @@ key reused differently, never the stored answer (which may hold a new API key or
 secret). Stored answers are sealed like webhook secrets (``webhooks/secret_box.py``), bound
 to their record by the organization's id and the key (migration 0018 deleted the records
 stored in clear).
-Expired records are deleted in batches by ``run_sweeper``, a loop of ``meridian serve``.
+Expired records are deleted in batches by ``run_sweeper``, a loop of ``meridian serve`` and
+``meridian worker``.
 """
 
 from __future__ import annotations
@@ -92,7 +93,6 @@ async def idempotency_guard(
     query = request.url.query
     digest = request_hash(principal.api_key_id, method, f"{path}?{query}" if query else path, body)
     org_id = principal.organization_id
-    ttl = timedelta(hours=get_settings().idempotency_ttl_hours)
     claimed = await repository.claim(
         session,
         org_id,
@@ -100,7 +100,7 @@ async def idempotency_guard(
         request_hash=digest,
         method=method,
         path=path,
-        expired_before=utcnow() - ttl,
+        expired_before=utcnow() - get_settings().idempotency_ttl(),
     )
     if claimed:
         request.state.idempotency_key = idempotency_key
