@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -657,6 +658,17 @@ async def test_unusable_request_id_is_replaced(client: httpx.AsyncClient) -> Non
         generated = response.headers["x-request-id"]
         assert generated != given
         assert re.fullmatch(r"[0-9a-f]{32}", generated), (given, generated)
+
+
+async def test_server_timing_gives_the_service_time(tenant: Tenant) -> None:
+    """Every response says how long the service took, never more than the client waited."""
+    for path in ("/v1/people", f"/v1/people/{uuid.uuid4()}"):
+        started = time.perf_counter()
+        response = await tenant.get(path)
+        waited_ms = (time.perf_counter() - started) * 1000
+        match = re.fullmatch(r"app;dur=(\d+\.\d{2})", response.headers["server-timing"])
+        assert match, response.headers["server-timing"]
+        assert 0 < float(match[1]) <= waited_ms, (path, match[1], waited_ms)
 
 
 async def test_request_ids_differ_per_request(client: httpx.AsyncClient) -> None:

@@ -23,7 +23,9 @@ access_log = logging.getLogger("meridian.access")
 class RequestContextMiddleware:
     """Honours a sane ``X-Request-ID`` (or makes one), returns it, logs and counts the request.
     A keyed request's response also gets its ``RateLimit-*`` fields here, whatever produced
-    it (a model, a raw ``Response``, a problem)."""
+    it (a model, a raw ``Response``, a problem), and ``Server-Timing``: the milliseconds from
+    the request's arrival to its response head, so a client can tell the service's time from
+    the network's and its own (a whole body is made before its head is sent)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -46,6 +48,7 @@ class RequestContextMiddleware:
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode()),
+                    (b"server-timing", server_timing(time.perf_counter() - started)),
                     *response_headers(scope.get("state") or {}),
                 ]
             await send(message)
@@ -67,6 +70,11 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+def server_timing(seconds: float) -> bytes:
+    """The ``Server-Timing`` field (W3C Server Timing) for the service's time so far."""
+    return b"app;dur=%.2f" % (seconds * 1000)
 
 
 class BodyLimitMiddleware:
