@@ -204,6 +204,55 @@ async def test_promote_carries_history_rule_and_link(tenant: Tenant, objective: 
     assert_problem(again, 422)
 
 
+async def test_promote_keeps_a_strict_bound_and_a_range(tenant: Tenant, objective: Json) -> None:
+    """The KPI's rule fires exactly where the key result is missed: at a strict bound
+    itself, and outside a range (which has no one target)."""
+    url = f"/v1/objectives/{objective['id']}/key-results"
+    strict = await tenant.create(
+        url, {"title": "Uptime", "type": "stay_above", "target": 99, "inclusive": False}
+    )
+    band = await tenant.create(url, {"title": "Temp", "type": "range", "lower": 40, "upper": 60})
+    await tenant.create(f"/v1/key-results/{strict['id']}/check-ins", {"value": 99})
+    await tenant.create(f"/v1/key-results/{band['id']}/check-ins", {"value": 45})
+    for kr, key in ((strict, "uptime"), (band, "temp")):
+        response = await tenant.post(
+            f"/v1/key-results/{kr['id']}/promote-to-kpi", json={"key": key}
+        )
+        assert response.status_code == 201, response.text
+    uptime = (await tenant.get("/v1/kpis/uptime")).json()
+    temp = (await tenant.get("/v1/kpis/temp")).json()
+    assert (uptime["target"], temp["target"]) == (99, None)
+    (strict_rule,) = (await tenant.get("/v1/kpis/uptime/alert-rules")).json()
+    (band_rule,) = (await tenant.get("/v1/kpis/temp/alert-rules")).json()
+    assert (strict_rule["operator"], strict_rule["critical"]) == ("lte", 99)
+    assert (band_rule["operator"], band_rule["critical"]) == ("outside", {"lo": 40, "hi": 60})
+    assert await firing(tenant) == {uptime["id"]}  # 99 itself misses the key result
+    await tenant.create("/v1/kpis/temp/readings", {"value": 70})
+    assert await firing(tenant) == {uptime["id"], temp["id"]}
+
+
+async def firing(t: Tenant) -> set[str]:
+    alerts = (await t.get("/v1/alerts")).json()["items"]
+    return {a["kpi_id"] for a in alerts if a["state"] == "firing"}
+
+
+async def test_promote_carries_a_corrected_check_in_not_the_one_it_corrected(
+    tenant: Tenant, objective: Json
+) -> None:
+    kr = await tenant.create(f"/v1/objectives/{objective['id']}/key-results", KR)
+    at = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    for value in (4, 7):  # the second corrects the first, at the same time
+        await tenant.create(
+            f"/v1/key-results/{kr['id']}/check-ins", {"value": value, "observed_at": at}
+        )
+    assert (await tenant.get(f"/v1/key-results/{kr['id']}")).json()["current"] == 7
+    url = f"/v1/key-results/{kr['id']}/promote-to-kpi"
+    assert (await tenant.post(url, json={"key": "signups"})).status_code == 201
+    readings = (await tenant.get("/v1/kpis/signups/readings")).json()["items"]
+    assert [r["value"] for r in readings] == [7]
+    assert (await tenant.get("/v1/kpis/signups")).json()["latest"]["value"] == 7
+
+
 async def test_promote_refuses_a_taken_key_and_changes_nothing(
     tenant: Tenant, objective: Json
 ) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,13 +19,18 @@ from service.errors import NotFound, ValidationFailed
 from service.goals import events as goal_events
 from service.goals import repository as goals_repository
 from service.goals.explain import definition_of, key_result_progress_of
-from service.goals.progress import KeyResultType
-from service.kpis import readings_repository
+from service.goals.progress import KeyResultDefinition, KeyResultType
+from service.kpis import readings_repository, rules_service
 from service.kpis import service as kpis
+from service.kpis.evaluation import OnNoData
 from service.kpis.ingest import evaluate_on_ingest
 from service.kpis.readings_repository import NewReading
-from service.kpis.schemas import Direction, KpiCreate
+from service.kpis.rule_schemas import AlertRuleCreate
+from service.kpis.rules_service import DEFAULT_WINDOW
+from service.kpis.schemas import Aggregation, Direction, KpiCreate
+from service.kpis.thresholds import Operator
 from service.models import (
+    CheckIn,
     Cycle,
     KeyResult,
     Kpi,
@@ -178,7 +186,8 @@ async def promote_to_kpi(
     session: AsyncSession, principal: Principal, key_result_id: uuid.UUID, data: PromoteCreate
 ) -> Kpi:
     """The key result becomes business as usual: a KPI with its check-ins as readings, a
-    default rule at its target, linked to the objective and driving the key result."""
+    rule at its target (the default rule, or ``breach_rule`` where the key result's bounds
+    need another), linked to the objective and driving the key result."""
     require(principal, Scope.WRITE)
     org = principal.organization_id
     found = await get_scoped(session, KeyResult, org, key_result_id)
@@ -208,18 +217,72 @@ async def promote_to_kpi(
             direction=Direction.LOWER_IS_BETTER
             if kind in LOWER_IS_BETTER
             else Direction.HIGHER_IS_BETTER,
-            target=1.0 if kind is KeyResultType.MILESTONE else kr.target,
+            target=_kpi_target(kr, kind),
         ),
     )
+    breach = breach_rule(definition_of(kr))
+    if breach is not None:
+        await rules_service.create_rule(session, principal, str(kpi.id), breach)
     check_ins = await goals_repository.check_ins_of(session, org, [kr.id])
-    readings = [NewReading(kpi.id, c.source, c.observed_at, c.value) for c in reversed(check_ins)]
-    await readings_repository.insert_readings(session, org, readings)
+    await readings_repository.insert_readings(session, org, history(kpi.id, check_ins))
     await session.refresh(kpi)
     await evaluate_on_ingest(session, org, [kpi.id], utcnow())
     await alignment.add_kpi_link(session, org, kr.objective_id, kpi.id)
     kr.kpi_id = kpi.id
     await session.flush()
     return kpi
+
+
+def _kpi_target(kr: KeyResult, kind: KeyResultType) -> float | None:
+    """A range has two bounds and no one target: its rule holds them (``breach_rule``)."""
+    if kind is KeyResultType.MILESTONE:
+        return 1.0
+    return None if kind is KeyResultType.RANGE else kr.target
+
+
+def breach_rule(d: KeyResultDefinition) -> AlertRuleCreate | None:
+    """The rule that fires when the key result would not be met, where the KPI's default
+    rule (below the target for higher is better, above it for lower) is not exactly that:
+    a strict bound (``stay_above`` 90 not inclusive is missed at 90 itself) and a range
+    (outside its bounds; a band's edges count as inside, so an exclusive range's edges are
+    the one place the KPI is laxer than the key result). ``None``: the default rule fits,
+    or a range of a single value, which no one rule can hold."""
+    if d.type in (KeyResultType.STAY_ABOVE, KeyResultType.STAY_BELOW):
+        if d.inclusive or d.target is None:
+            return None
+        operator = Operator.LTE if d.type is KeyResultType.STAY_ABOVE else Operator.GTE
+        return _target_rule(operator, d.target)
+    if d.type is KeyResultType.RANGE and d.lower is not None and d.upper is not None:
+        if d.lower >= d.upper:
+            return None
+        return _target_rule(Operator.OUTSIDE, {"lo": d.lower, "hi": d.upper})
+    return None
+
+
+def _target_rule(operator: Operator, critical: Any) -> AlertRuleCreate:
+    """Judges the latest value over a long window, as the default rule does."""
+    return AlertRuleCreate(
+        name="target",
+        operator=operator,
+        critical=critical,
+        aggregation=Aggregation.LAST,
+        window=DEFAULT_WINDOW,
+        on_no_data=OnNoData.KEEP_LAST_STATE,
+        annotations={"summary": "outside the key result's bounds"},
+    )
+
+
+def history(kpi_id: uuid.UUID, check_ins: Sequence[CheckIn]) -> list[NewReading]:
+    """Check-ins as readings, oldest first. Check-ins are newest first; of several at one
+    time (a correction) the key result counts the one made last, and a KPI keeps the first
+    reading of a time it is sent, so only that one is sent."""
+    seen: set[tuple[str, datetime]] = set()
+    latest: list[NewReading] = []
+    for c in check_ins:
+        if (c.source, c.observed_at) not in seen:
+            seen.add((c.source, c.observed_at))
+            latest.append(NewReading(kpi_id, c.source, c.observed_at, c.value))
+    return latest[::-1]
 
 
 async def _cycle(session: AsyncSession, org: uuid.UUID, ident: uuid.UUID) -> Cycle:
