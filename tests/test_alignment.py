@@ -350,6 +350,38 @@ async def test_a_node_reached_by_two_paths_keeps_each_link_once(
         assert len(nodes[a["id"]]["progress"]["inputs"]["children"]) == 2
 
 
+async def test_a_tree_cut_at_a_depth_keeps_every_edge_between_its_nodes(
+    tenant: Tenant, cycle: Json
+) -> None:
+    """Cut at depth 1, `a` and `b` are both shown under `r`; the links between them leave
+    from the limit, where the walk stops, and roll-ups do not count them (a `supports`
+    link; a parent rolling up its key results only). They are edges all the same, as in
+    the forest."""
+    r = await objective(tenant, cycle, "r", rollup="children")
+    a, b, c = [await objective(tenant, cycle, t) for t in "abc"]
+    for child, parent, kind in [
+        (a, r, "contributes"), (b, r, "contributes"), (c, r, "contributes"),
+        (b, a, "supports"), (c, a, "contributes"),
+    ]:  # fmt: skip
+        assert (await link(tenant, child, parent, kind=kind)).status_code == 201
+    tree = (await tenant.get(f"/v1/objectives/{r['id']}/tree?depth=1")).json()
+    forest = (await tenant.get(f"/v1/alignment?cycle_id={cycle['id']}")).json()
+    assert len(tree["nodes"]) == 4
+    assert sorted(map(str, tree["edges"])) == sorted(map(str, forest["edges"]))
+    assert len(tree["edges"]) == 5
+
+
+async def test_an_objective_without_key_results_has_nothing_to_measure_in_a_tree(
+    tenant: Tenant, cycle: Json
+) -> None:
+    """The tree explains an empty objective as reading it does: not as a sum over nothing."""
+    empty = await objective(tenant, cycle, "empty")
+    read = (await tenant.get(f"/v1/objectives/{empty['id']}")).json()["progress"]
+    (node,) = (await tenant.get(f"/v1/objectives/{empty['id']}/tree")).json()["nodes"]
+    assert node["progress"]["formula"] == read["formula"] == "0 (nothing to measure yet)"
+    assert node["progress"]["value"] == 0
+
+
 def in_order(progress: Json) -> Json:
     """Progress with its children's inputs by id (the order of links read is no promise)."""
     children = progress["inputs"].get("children")

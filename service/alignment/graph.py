@@ -184,9 +184,10 @@ def roll_up(
 
 def own(value: float, raw: float, weight: float, started: bool) -> Rolled:
     """A node rolling up its key results only (most of a cascade: its leaves), from its
-    key results' weighted progress and total weight."""
+    key results' weighted progress and total weight; with no weight, nothing to measure
+    yet (as ``goals.progress.weighted_progress`` says of it), not a sum over nothing."""
     inputs = {"key_results": {"value": value, "raw": raw, "weight": weight}}
-    return Rolled(Progress(value, raw, KR_FORMULA, inputs), started)
+    return Rolled(Progress(value, raw, KR_FORMULA if weight > 0 else NOTHING, inputs), started)
 
 
 def _own(node: NodeInput) -> Rolled:
@@ -278,8 +279,8 @@ _PACE_REASONS = {status: f"pace {status.value}" for status in PaceStatus}
 
 def health(pace_status: PaceStatus, kpis: Sequence[KpiSignal]) -> Health:
     """Worst wins: pace (on track / at risk / off track) and each linked KPI's alert series
-    (firing critical is critical; firing warning, pending, recovering or no data is a
-    warning; ok is healthy)."""
+    (firing or recovering is as bad as its severity: critical or warning, as a recovering
+    alert still fires; pending or no data is a warning; ok is healthy)."""
     status = _PACE[pace_status]
     reasons = [_PACE_REASONS[pace_status]]
     for kpi in kpis:

@@ -153,7 +153,8 @@ TREE_SQL = {
 #
 # $2 root, $3 depth. ``shown`` walks every link below the root down to the depth limit;
 # ``deeper`` goes on from the nodes at the limit along the links their roll-ups count
-# (contributing children of nodes that roll up children), which are not shown.
+# (contributing children of nodes that roll up children), which are not shown; and the
+# links from the limit to nodes shown through other paths come as edges.
 WALK_SQL = """
 WITH RECURSIVE shown(id, depth, parent_id, weight, kind) AS (
     SELECT o.id, 0, NULL::uuid, NULL::float8, NULL::varchar
@@ -179,6 +180,13 @@ walked AS (
     SELECT id, depth, parent_id, weight, kind FROM shown
     UNION ALL
     SELECT id, NULL, parent_id, weight, kind FROM deeper
+    UNION ALL
+    -- Links out of the nodes at the limit to nodes shown anyway (through another path):
+    -- edges between shown nodes, which the walk does not follow from the limit, nor
+    -- ``deeper`` when roll-ups do not count them (``supports``, a parent of key results).
+    SELECT l.child_id, NULL, l.parent_id, l.weight, l.kind FROM shown s
+    JOIN objective_links l ON l.parent_id = s.id AND l.organization_id = $1
+    WHERE s.depth = $3 AND l.child_id IN (SELECT id FROM shown)
 ),
 {kpis}
 SELECT o.id, o.title, o.cycle_id, o.team_id, o.owner_id, o.status, o.rollup,
