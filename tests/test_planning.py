@@ -290,3 +290,154 @@ async def test_promote_waits_for_a_change_to_the_key_result_and_sees_it(
     keys = [k["key"] for k in (await tenant.get("/v1/kpis")).json()["items"]]
     assert keys == ["existing"]
     assert (await tenant.get(f"/v1/key-results/{kr['id']}")).json()["kpi_id"] == other["id"]
+
+
+async def test_rollover_judges_unfinished_by_the_progress_shown(
+    tenant: Tenant, cycle: Json
+) -> None:
+    """An objective rolling up its children is done when they are, whatever its own key
+    results say: rollover copies what the API shows unfinished."""
+    rolled_done = await objective(tenant, cycle, "Done by its child", rollup="children")
+    done_child = await objective(tenant, cycle, "Done child")
+    (kr,) = await key_results(tenant, done_child, 1)
+    await tenant.create(f"/v1/key-results/{kr['id']}/check-ins", {"value": 10})
+    assert (await link(tenant, done_child, rolled_done)).status_code == 201
+    half = await objective(tenant, cycle, "Own key results done", rollup="both")
+    (own,) = await key_results(tenant, half, 1)
+    await tenant.create(f"/v1/key-results/{own['id']}/check-ins", {"value": 10})
+    idle_child = await objective(tenant, cycle, "Idle child")
+    assert (await link(tenant, idle_child, half)).status_code == 201
+    shown = {
+        o["id"]: o["progress"]["value"]
+        for o in (await tenant.get(f"/v1/objectives?cycle_id={cycle['id']}")).json()["items"]
+    }
+    assert (shown[rolled_done["id"]], shown[half["id"]]) == (1, 0.5)
+    target = await next_cycle(tenant)
+    body = {"target_cycle_id": target["id"], "dry_run": True}
+    report = (await tenant.post(f"/v1/cycles/{cycle['id']}/rollover", json=body)).json()
+    assert [o["source_id"] for o in report["objectives"]] == [half["id"], idle_child["id"]]
+
+
+async def test_rollover_leaves_inactive_owners_out_of_the_copies(
+    tenant: Tenant, cycle: Json
+) -> None:
+    ada = await tenant.create("/v1/people", {"user_name": "ada", "display_name": "Ada"})
+    bob = await tenant.create("/v1/people", {"user_name": "bob", "display_name": "Bob"})
+    left = await objective(tenant, cycle, "Bob's", owner_id=bob["id"])
+    await key_results(tenant, left, 1, owner_id=bob["id"])
+    await key_results(tenant, left, 1, owner_id=ada["id"])
+    stays = await objective(tenant, cycle, "Ada's", owner_id=ada["id"])
+    await key_results(tenant, stays, 1, owner_id=bob["id"])
+    assert (await tenant.delete(f"/v1/people/{bob['id']}")).status_code == 204
+    target = await next_cycle(tenant)
+    url = f"/v1/cycles/{cycle['id']}/rollover"
+    copied = (await tenant.post(url, json={"target_cycle_id": target["id"]})).json()
+    new_ids = {o["source_id"]: o["id"] for o in copied["objectives"]}
+    owners = {
+        source["id"]: (await tenant.get(f"/v1/objectives/{new_ids[source['id']]}")).json()[
+            "owner_id"
+        ]
+        for source in (left, stays)
+    }
+    assert owners == {left["id"]: None, stays["id"]: ada["id"]}
+    krs_of_left = (await tenant.get(f"/v1/objectives/{new_ids[left['id']]}/key-results")).json()
+    assert [k["owner_id"] for k in krs_of_left] == [None, ada["id"]]
+    (kr_of_stays,) = (await tenant.get(f"/v1/objectives/{new_ids[stays['id']]}/key-results")).json()
+    assert kr_of_stays["owner_id"] is None
+    found = checks((await tenant.get(f"/v1/cycles/{target['id']}/lint")).json()["findings"])
+    assert found["objective_without_owner"] == [[new_ids[left["id"]]]]
+    assert found["key_result_without_owner"] == [[krs_of_left[0]["id"]]]
+    source_krs = (await tenant.get(f"/v1/objectives/{left['id']}/key-results")).json()
+    assert [k["owner_id"] for k in source_krs] == [bob["id"], ada["id"]]  # history stays
+
+
+async def test_lint_leaves_archived_objectives_out(tenant: Tenant, cycle: Json) -> None:
+    ada = await tenant.create("/v1/people", {"user_name": "ada", "display_name": "Ada"})
+    kept = [await objective(tenant, cycle, f"O{i}", owner_id=ada["id"]) for i in range(3)]
+    for o in kept:
+        await key_results(tenant, o, 3)
+    archived = await objective(tenant, cycle, "Archived", owner_id=ada["id"])
+    unowned = await objective(tenant, cycle, "Archived, nobody's")
+    await key_results(tenant, unowned, 1)
+    await tenant.create("/v1/kpis", {"key": "loose", "name": "Loose"})
+    await tenant.create(f"/v1/objectives/{unowned['id']}/kpis", {"kpi": "loose"})
+    for o in (archived, unowned):
+        response = await tenant.patch(f"/v1/objectives/{o['id']}", json={"status": "archived"})
+        assert response.status_code == 200, response.text
+    url = f"/v1/cycles/{cycle['id']}/lint"
+    assert (await tenant.get(url)).json()["findings"] == []
+    closed = kept[0]
+    await key_results(tenant, closed, 3)  # now 6
+    await tenant.patch(f"/v1/objectives/{closed['id']}", json={"status": "closed"})
+    found = checks((await tenant.get(url)).json()["findings"])
+    assert found == {"key_result_count": [[closed["id"]]]}  # closed ones were planned
+
+
+async def test_lint_treats_an_inactive_owner_as_none(tenant: Tenant, cycle: Json) -> None:
+    ada = await tenant.create("/v1/people", {"user_name": "ada", "display_name": "Ada"})
+    bob = await tenant.create("/v1/people", {"user_name": "bob", "display_name": "Bob"})
+    left = await objective(tenant, cycle, "Bob's", owner_id=bob["id"])
+    unowned = await key_results(tenant, left, 2)
+    await key_results(tenant, left, 1, owner_id=ada["id"])
+    stays = await objective(tenant, cycle, "Ada's", owner_id=ada["id"])
+    await key_results(tenant, stays, 3, owner_id=bob["id"])  # Ada's still answer for them
+    assert (await tenant.delete(f"/v1/people/{bob['id']}")).status_code == 204
+    findings = (await tenant.get(f"/v1/cycles/{cycle['id']}/lint")).json()["findings"]
+    found = checks(findings)
+    assert found == {
+        "objective_without_owner": [[left["id"]]],
+        "key_result_without_owner": [[kr["id"]] for kr in unowned],
+    }
+    assert all("inactive" in f["message"] for f in findings)
+
+
+def test_lint_owner_falls_back_to_an_active_objective_owner_only() -> None:
+    active, gone = uuid.uuid4(), uuid.uuid4()
+    milestone = KeyResultDefinition(KeyResultType.MILESTONE)
+    cases = {  # (objective's owner, key result's owner): key result flagged
+        (active, None): False,
+        (active, gone): False,
+        (gone, active): False,
+        (gone, None): True,
+        (gone, gone): True,
+        (None, gone): True,
+        (None, None): True,
+    }
+    for (objective_owner, kr_owner), flagged in cases.items():
+        o = ObjectiveFacts(uuid.uuid4(), objective_owner, None)
+        krs = [KeyResultFacts(uuid.uuid4(), o.id, kr_owner, milestone) for _ in range(3)]
+        findings = lint([o], krs, [], frozenset({gone}))
+        by_check = {f.check for f in findings}
+        assert (Check.KEY_RESULT_WITHOUT_OWNER in by_check) is flagged, (objective_owner, kr_owner)
+        assert (Check.OBJECTIVE_WITHOUT_OWNER in by_check) is (objective_owner != active)
+        if gone in (objective_owner, kr_owner) and flagged:
+            assert "inactive" in findings[-1].message
+
+
+async def test_lint_accepts_a_kpi_whose_rule_says_when_it_falls_short(
+    tenant: Tenant, objective: Json
+) -> None:
+    """A range promoted to a KPI has no one target but a rule on its bounds: nothing to fix."""
+    url = f"/v1/objectives/{objective['id']}/key-results"
+    band = await tenant.create(url, {"title": "Temp", "type": "range", "lower": 40, "upper": 60})
+    response = await tenant.post(f"/v1/key-results/{band['id']}/promote-to-kpi", json={"key": "t"})
+    assert response.status_code == 201, response.text
+    assert response.json()["target"] is None
+    loose = await tenant.create("/v1/kpis", {"key": "loose", "name": "Loose"})
+    await tenant.create(f"/v1/objectives/{objective['id']}/kpis", {"kpi": "loose"})
+    lint_url = f"/v1/cycles/{objective['cycle_id']}/lint"
+    found = checks((await tenant.get(lint_url)).json()["findings"])
+    assert found["kpi_without_target"] == [[loose["id"]]]
+    await tenant.create("/v1/kpis/loose/alert-rules", {"operator": "gt", "critical": 5})
+    found = checks((await tenant.get(lint_url)).json()["findings"])
+    assert "kpi_without_target" not in found
+
+
+def test_lint_flags_a_kpi_with_neither_target_nor_rule() -> None:
+    kpis = [
+        KpiFacts(uuid.uuid4(), None, has_rule=False),
+        KpiFacts(uuid.uuid4(), None, has_rule=True),
+        KpiFacts(uuid.uuid4(), 3.0, has_rule=True),
+    ]
+    findings = lint([], [], kpis)
+    assert [(f.check, f.ids) for f in findings] == [(Check.KPI_WITHOUT_TARGET, [kpis[0].id])]

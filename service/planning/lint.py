@@ -1,11 +1,16 @@
 """OKR quality checks for a cycle: the seeds' common mistakes, pure (rows in, findings out).
 
+Objectives of ``LEFT_OUT_STATUSES`` (and their key results) are not linted.
+
 * ``too_many_objectives``: a team or person with more than 3 objectives in the cycle;
 * ``key_result_count``: an objective with fewer than 3 or more than 5 key results;
 * ``objective_without_owner`` / ``key_result_without_owner``: nobody is in charge (a key
-  result without an owner of its own is owned by its objective's owner);
+  result without an owner of its own is owned by its objective's owner). A deactivated
+  owner is nobody: people leave, their rows keep their id, and no one answers for them;
 * ``kpi_without_target``: a KPI the cycle's objectives stand on (linked, or driving a key
-  result) has no target, so nothing tells when it falls short;
+  result) has neither a target nor an alert rule, so nothing tells when it falls short (a
+  rule of its own says it as a target does: a range promoted to a KPI has only its
+  ``outside`` band);
 * ``key_result_not_measurable``: a definition progress cannot be computed from.
 """
 
@@ -21,6 +26,8 @@ from service.goals.progress import KeyResultDefinition, definition_problems
 
 MAX_OBJECTIVES = 3
 MIN_KEY_RESULTS, MAX_KEY_RESULTS = 3, 5
+# An archived objective is no longer part of the cycle's plan; a closed one was, and counts.
+LEFT_OUT_STATUSES = ("archived",)
 
 
 class Check(StrEnum):
@@ -51,6 +58,7 @@ class KeyResultFacts:
 class KpiFacts:
     id: uuid.UUID
     target: float | None
+    has_rule: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,15 +73,22 @@ def lint(
     objectives: Sequence[ObjectiveFacts],
     key_results: Sequence[KeyResultFacts],
     kpis: Sequence[KpiFacts],
+    inactive_owners: frozenset[uuid.UUID] = frozenset(),
 ) -> list[Finding]:
+    """``inactive_owners``: the deactivated people among the rows' owners."""
     return [
         *_too_many(objectives),
         *_key_result_counts(objectives, key_results),
-        *_owners(objectives, key_results),
+        *_owners(objectives, key_results, inactive_owners),
         *(
-            Finding(Check.KPI_WITHOUT_TARGET, f"KPI {k.id} has no target.", [k.id], k.id)
+            Finding(
+                Check.KPI_WITHOUT_TARGET,
+                f"KPI {k.id} has no target and no alert rule.",
+                [k.id],
+                k.id,
+            )
             for k in kpis
-            if k.target is None
+            if k.target is None and not k.has_rule
         ),
         *(
             Finding(
@@ -126,22 +141,33 @@ def _key_result_counts(
 
 
 def _owners(
-    objectives: Sequence[ObjectiveFacts], key_results: Sequence[KeyResultFacts]
+    objectives: Sequence[ObjectiveFacts],
+    key_results: Sequence[KeyResultFacts],
+    inactive: frozenset[uuid.UUID],
 ) -> list[Finding]:
+    def lacks(owner_id: uuid.UUID | None) -> bool:
+        return owner_id is None or owner_id in inactive
+
+    def state(owner_id: uuid.UUID | None) -> str:
+        return "no owner" if owner_id is None else f"an inactive owner ({owner_id})"
+
     owner_of = {o.id: o.owner_id for o in objectives}
     findings = [
-        Finding(Check.OBJECTIVE_WITHOUT_OWNER, f"Objective {o.id} has no owner.", [o.id], o.id)
-        for o in objectives
-        if o.owner_id is None
-    ]
-    findings += [
         Finding(
-            Check.KEY_RESULT_WITHOUT_OWNER,
-            f"Key result {kr.id} has no owner, and neither has its objective.",
-            [kr.id],
-            kr.id,
+            Check.OBJECTIVE_WITHOUT_OWNER,
+            f"Objective {o.id} has {state(o.owner_id)}.",
+            [o.id],
+            o.id,
         )
-        for kr in key_results
-        if kr.owner_id is None and owner_of.get(kr.objective_id) is None
+        for o in objectives
+        if lacks(o.owner_id)
     ]
+    for kr in key_results:
+        fallback = owner_of.get(kr.objective_id)
+        if lacks(kr.owner_id) and lacks(fallback):
+            message = (
+                f"Key result {kr.id} has {state(kr.owner_id)}, "
+                f"and its objective has {state(fallback)}."
+            )
+            findings.append(Finding(Check.KEY_RESULT_WITHOUT_OWNER, message, [kr.id], kr.id))
     return findings

@@ -5,21 +5,43 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.models import KeyResult, Kpi, Objective, ObjectiveKpi
+from service.models import AlertRule, KeyResult, Kpi, Objective, ObjectiveKpi, Person
 
 
 async def objectives_of_cycle(
-    session: AsyncSession, organization_id: uuid.UUID, cycle_id: uuid.UUID
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    cycle_id: uuid.UUID,
+    *,
+    leaving_out: Sequence[str] = (),
 ) -> list[Objective]:
+    """The cycle's objectives, in creation order, but those of the ``leaving_out`` statuses."""
     stmt = (
         select(Objective)
         .where(Objective.organization_id == organization_id, Objective.cycle_id == cycle_id)
         .order_by(Objective.created_at, Objective.id)
     )
+    if leaving_out:
+        stmt = stmt.where(Objective.status.not_in(leaving_out))
     return list((await session.scalars(stmt)).all())
+
+
+async def inactive_people(
+    session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID | None]
+) -> frozenset[uuid.UUID]:
+    """Those of these people who have been deactivated, in one statement."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return frozenset()
+    stmt = select(Person.id).where(
+        Person.organization_id == organization_id,
+        Person.id.in_(wanted),
+        Person.active.is_(False),
+    )
+    return frozenset((await session.scalars(stmt)).all())
 
 
 async def kpis_behind(
@@ -27,8 +49,9 @@ async def kpis_behind(
     organization_id: uuid.UUID,
     objective_ids: Sequence[uuid.UUID],
     key_result_ids: Sequence[uuid.UUID],
-) -> list[Kpi]:
-    """KPIs linked to these objectives or driving these key results, in one statement."""
+) -> list[tuple[Kpi, bool]]:
+    """KPIs linked to these objectives or driving these key results, each with whether it
+    has an alert rule, in one statement."""
     if not objective_ids:
         return []
     linked = select(ObjectiveKpi.kpi_id).where(
@@ -38,12 +61,15 @@ async def kpis_behind(
     driving = select(KeyResult.kpi_id).where(
         KeyResult.organization_id == organization_id, KeyResult.id.in_(key_result_ids)
     )
+    has_rule = exists().where(
+        AlertRule.organization_id == organization_id, AlertRule.kpi_id == Kpi.id
+    )
     stmt = (
-        select(Kpi)
+        select(Kpi, has_rule)
         .where(Kpi.organization_id == organization_id, or_(Kpi.id.in_(linked), Kpi.id.in_(driving)))
         .order_by(Kpi.created_at, Kpi.id)
     )
-    return list((await session.scalars(stmt)).all())
+    return [(kpi, rule) for kpi, rule in (await session.execute(stmt)).all()]
 
 
 async def add_all(session: AsyncSession, rows: Sequence[object]) -> None:

@@ -56,15 +56,20 @@ async def lint_cycle(
     require(principal, Scope.READ)
     org = principal.organization_id
     await _cycle(session, org, cycle_id)
-    objectives = await repository.objectives_of_cycle(session, org, cycle_id)
+    objectives = await repository.objectives_of_cycle(
+        session, org, cycle_id, leaving_out=rules.LEFT_OUT_STATUSES
+    )
     krs = await goals_repository.key_results_of(session, org, [o.id for o in objectives])
     kpi_rows = await repository.kpis_behind(
         session, org, [o.id for o in objectives], [kr.id for kr in krs]
     )
+    owners = [o.owner_id for o in objectives] + [kr.owner_id for kr in krs]
+    inactive = await repository.inactive_people(session, org, owners)
     return rules.lint(
         [rules.ObjectiveFacts(o.id, o.owner_id, o.team_id) for o in objectives],
         [rules.KeyResultFacts(k.id, k.objective_id, k.owner_id, definition_of(k)) for k in krs],
-        [rules.KpiFacts(k.id, k.target) for k in kpi_rows],
+        [rules.KpiFacts(k.id, k.target, has_rule) for k, has_rule in kpi_rows],
+        inactive,
     )
 
 
@@ -90,7 +95,12 @@ async def rollover(
     session: AsyncSession, principal: Principal, cycle_id: uuid.UUID, data: RolloverCreate
 ) -> Rollover:
     """Copy objectives and key results into another cycle as drafts, without check-ins,
-    keeping owners, linked KPIs and alignment (a copied parent's copy replaces it)."""
+    keeping owners, linked KPIs and alignment (a copied parent's copy replaces it).
+
+    By default the unfinished objectives are copied: not closed or archived, and below 100%
+    as the API shows them (rolled up over their children where they roll children up).
+    A deactivated owner is not carried over: the copy has none (lint reports it), since no
+    goal can be given an inactive owner and a new cycle needs someone who is there."""
     require(principal, Scope.WRITE)
     org = principal.organization_id
     await _cycle(session, org, cycle_id)
@@ -98,7 +108,9 @@ async def rollover(
         raise ValidationFailed.on("target_cycle_id", "Roll over into another cycle.")
     if await get_scoped(session, Cycle, org, data.target_cycle_id) is None:
         raise ValidationFailed.on("target_cycle_id", f"There is no cycle {data.target_cycle_id}.")
-    sources = _chosen(await repository.objectives_of_cycle(session, org, cycle_id), data)
+    sources = await _chosen(
+        session, org, await repository.objectives_of_cycle(session, org, cycle_id), data
+    )
     plan = await _plan(session, org, data.target_cycle_id, sources)
     if not data.dry_run:
         await repository.add_all(session, [r.copy for r in plan.objectives])
@@ -116,11 +128,15 @@ async def _announce(session: AsyncSession, plan: Rollover) -> None:
             await goal_events.key_result_created(session, kr)
 
 
-def _chosen(in_cycle: list[Objective], data: RolloverCreate) -> list[Objective]:
+async def _chosen(
+    session: AsyncSession, org: uuid.UUID, in_cycle: list[Objective], data: RolloverCreate
+) -> list[Objective]:
     if data.objective_ids is None:
-        return [
-            o for o in in_cycle if o.status not in ("closed", "archived") and o.progress_value < 1
-        ]
+        # `progress_value` counts the objective's own key results only; one rolling up its
+        # children shows (and is finished by) their roll-up instead.
+        still_open = [o for o in in_cycle if o.status not in ("closed", "archived")]
+        standings = await alignment.standings_of(session, org, [o.id for o in still_open])
+        return [o for o in still_open if standings[o.id].rolled.progress.value < 1]
     by_id = {o.id: o for o in in_cycle}
     missing = [str(i) for i in data.objective_ids if i not in by_id]
     if missing:
@@ -134,6 +150,9 @@ async def _plan(
     session: AsyncSession, org: uuid.UUID, target: uuid.UUID, sources: list[Objective]
 ) -> Rollover:
     ids = [o.id for o in sources]
+    krs = await goals_repository.key_results_of(session, org, ids)
+    owners = [o.owner_id for o in sources] + [kr.owner_id for kr in krs]
+    inactive = await repository.inactive_people(session, org, owners)
     copies = {
         o.id: RolledObjective(
             o,
@@ -142,16 +161,16 @@ async def _plan(
                 organization_id=org,
                 cycle_id=target,
                 status="draft",
-                **{name: getattr(o, name) for name in OBJECTIVE_FIELDS},
+                **_copied(o, OBJECTIVE_FIELDS, inactive),
             ),
         )
         for o in sources
     }
-    for kr in await goals_repository.key_results_of(session, org, ids):
+    for kr in krs:
         copy = KeyResult(
             organization_id=org,
             objective_id=copies[kr.objective_id].copy.id,
-            **{name: getattr(kr, name) for name in KR_FIELDS},
+            **_copied(kr, KR_FIELDS, inactive),
         )
         progress = key_result_progress_of(copy)
         copy.progress_value, copy.progress_raw = progress.value, progress.raw
@@ -175,6 +194,16 @@ async def _plan(
         for k in await alignment_repository.kpi_ids_of(session, org, ids)
     ]
     return Rollover(target, list(copies.values()), links, kpi_links)
+
+
+def _copied(
+    row: Objective | KeyResult, names: Sequence[str], inactive_owners: frozenset[uuid.UUID]
+) -> dict[str, Any]:
+    """A row's fields for its copy, without an owner who has been deactivated."""
+    values = {name: getattr(row, name) for name in names}
+    if values["owner_id"] in inactive_owners:
+        values["owner_id"] = None
+    return values
 
 
 # ---- promotion -------------------------------------------------------------------------
