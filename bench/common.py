@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -102,6 +103,11 @@ def running_server(
     finally:
         process.terminate()
         process.wait(timeout=30)
+        # A 100,000-objective database is 580 MB: runs left behind filled the disk.
+        from service.embedded import stop_embedded
+
+        stop_embedded(Path(data_dir))
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def percentile(values: list[float], q: float) -> float:
