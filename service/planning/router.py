@@ -30,7 +30,8 @@ async def lint_cycle(
 ) -> LintRead:
     """The seeds' common OKR mistakes in this cycle, each with the offending ids: more than 3
     objectives for a team or person, objectives outside 3 to 5 key results, objectives or key
-    results without an owner, KPIs without a target, key results that cannot be measured."""
+    results without an owner (a deactivated owner is none), KPIs with neither a target nor an
+    alert rule, key results that cannot be measured. Archived objectives are left out."""
     findings = await service.lint_cycle(session, principal, cycle_id)
     return LintRead(
         cycle_id=cycle_id,
@@ -45,8 +46,9 @@ async def lint_cycle(
 async def rollover(
     session: SessionDep, principal: WritePrincipal, cycle_id: uuid.UUID, body: RolloverCreate
 ) -> RolloverRead:
-    """Copy chosen (by default all unfinished) objectives and their key results into another
-    cycle as drafts, without check-ins, keeping owners, linked KPIs and alignment. With
+    """Copy chosen (by default all unfinished: not closed or archived, below 100% as shown,
+    rolled up) objectives and their key results into another cycle as drafts, without
+    check-ins, keeping owners (but deactivated ones), linked KPIs and alignment. With
     `dry_run` nothing changes and the report says what would be copied."""
     plan = await service.rollover(session, principal, cycle_id, body)
     return RolloverRead(
@@ -79,8 +81,9 @@ async def promote_to_kpi(
     response: Response,
 ) -> KpiRead:
     """The key result became business as usual: create a KPI carrying its check-ins as
-    readings, with a default alert rule at its target, linked to its objective; the key
-    result is then driven by the KPI."""
+    readings (of corrections at one time, the last), with an alert rule where the key result
+    is missed (the default rule at its target; `lte`/`gte` at a strict bound; `outside` a
+    range), linked to its objective; the key result is then driven by the KPI."""
     kpi = await service.promote_to_kpi(session, principal, key_result_id, body)
     response.headers["Location"] = f"/v1/kpis/{kpi.id}"
     read = kpi_read(kpi)
