@@ -44,8 +44,15 @@ NOT_NULL = (
     "labels",
     "annotations",
 )
-# The default rule judges the latest value: a long window and no no-data alerts.
+# The default rule judges the latest value: a long window and no no-data alerts. A rule a
+# promoted key result needs instead (a strict bound, a range) is made the same way.
 DEFAULT_WINDOW = timedelta(days=30)
+TARGET_RULE: dict[str, Any] = {
+    "name": "target",
+    "aggregation": "last",
+    "window": DEFAULT_WINDOW,
+    "on_no_data": "keep_last_state",
+}
 
 
 def fingerprint_of(organization_id: uuid.UUID, rule: AlertRule) -> str:
@@ -140,13 +147,10 @@ async def ensure_default_rule(session: AsyncSession, kpi: Kpi) -> None:
     rule = AlertRule(
         organization_id=kpi.organization_id,
         kpi_id=kpi.id,
-        name="target",
+        **TARGET_RULE,
         is_default=True,
         operator=operator,
         critical=kpi.target,
-        aggregation="last",
-        window=DEFAULT_WINDOW,
-        on_no_data="keep_last_state",
         labels={},
         annotations={"summary": f"{kpi.name} is on the wrong side of its target"},
     )

@@ -137,6 +137,21 @@ async def reassign(
     return moved[0], moved[1], moved[2]
 
 
+async def inactive_people(
+    session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID | None]
+) -> frozenset[uuid.UUID]:
+    """Those of these people who have been deactivated, in one statement."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return frozenset()
+    stmt = select(Person.id).where(
+        Person.organization_id == organization_id,
+        Person.id.in_(wanted),
+        Person.active.is_(False),
+    )
+    return frozenset((await session.scalars(stmt)).all())
+
+
 async def all_people(session: AsyncSession, org: uuid.UUID) -> list[Person]:
     """Every person of the organization, locked: a sync matches a whole snapshot.
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.models import AlertRule, KeyResult, Kpi, Objective, ObjectiveKpi, Person
+from service.models import AlertRule, KeyResult, Kpi, Objective, ObjectiveKpi
 
 
 async def objectives_of_cycle(
@@ -27,21 +27,6 @@ async def objectives_of_cycle(
     if leaving_out:
         stmt = stmt.where(Objective.status.not_in(leaving_out))
     return list((await session.scalars(stmt)).all())
-
-
-async def inactive_people(
-    session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID | None]
-) -> frozenset[uuid.UUID]:
-    """Those of these people who have been deactivated, in one statement."""
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return frozenset()
-    stmt = select(Person.id).where(
-        Person.organization_id == organization_id,
-        Person.id.in_(wanted),
-        Person.active.is_(False),
-    )
-    return frozenset((await session.scalars(stmt)).all())
 
 
 async def kpis_behind(

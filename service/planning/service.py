@@ -22,12 +22,11 @@ from service.goals.explain import definition_of, key_result_progress_of
 from service.goals.progress import KeyResultDefinition, KeyResultType
 from service.kpis import readings_repository, rules_service
 from service.kpis import service as kpis
-from service.kpis.evaluation import OnNoData
 from service.kpis.ingest import evaluate_on_ingest
 from service.kpis.readings_repository import NewReading
 from service.kpis.rule_schemas import AlertRuleCreate
-from service.kpis.rules_service import DEFAULT_WINDOW
-from service.kpis.schemas import Aggregation, Direction, KpiCreate
+from service.kpis.rules_service import TARGET_RULE
+from service.kpis.schemas import Direction, KpiCreate
 from service.kpis.thresholds import Operator
 from service.models import (
     CheckIn,
@@ -39,6 +38,7 @@ from service.models import (
     ObjectiveLink,
 )
 from service.models.base import utcnow
+from service.people import repository as people_repository
 from service.planning import lint as rules
 from service.planning import repository
 from service.planning.schemas import PromoteCreate, RolloverCreate
@@ -64,7 +64,7 @@ async def lint_cycle(
         session, org, [o.id for o in objectives], [kr.id for kr in krs]
     )
     owners = [o.owner_id for o in objectives] + [kr.owner_id for kr in krs]
-    inactive = await repository.inactive_people(session, org, owners)
+    inactive = await people_repository.inactive_people(session, org, owners)
     return rules.lint(
         [rules.ObjectiveFacts(o.id, o.owner_id, o.team_id) for o in objectives],
         [rules.KeyResultFacts(k.id, k.objective_id, k.owner_id, definition_of(k)) for k in krs],
@@ -152,7 +152,7 @@ async def _plan(
     ids = [o.id for o in sources]
     krs = await goals_repository.key_results_of(session, org, ids)
     owners = [o.owner_id for o in sources] + [kr.owner_id for kr in krs]
-    inactive = await repository.inactive_people(session, org, owners)
+    inactive = await people_repository.inactive_people(session, org, owners)
     copies = {
         o.id: RolledObjective(
             o,
@@ -291,12 +291,9 @@ def breach_rule(d: KeyResultDefinition) -> AlertRuleCreate | None:
 def _target_rule(operator: Operator, critical: Any) -> AlertRuleCreate:
     """Judges the latest value over a long window, as the default rule does."""
     return AlertRuleCreate(
-        name="target",
+        **TARGET_RULE,
         operator=operator,
         critical=critical,
-        aggregation=Aggregation.LAST,
-        window=DEFAULT_WINDOW,
-        on_no_data=OnNoData.KEEP_LAST_STATE,
         annotations={"summary": "outside the key result's bounds"},
     )
 
