@@ -322,6 +322,54 @@ async def test_final_score_bounds(tenant: Tenant, objective: Json, score: Any) -
     assert_problem(await patch(tenant, url, {"status": "closed", "final_score": score}), 422)
 
 
+async def test_closing_scores_the_rolled_up_progress(tenant: Tenant, cycle: Json) -> None:
+    """An objective that rolls up its children closes at the progress it shows (0.8 from
+    its child), not at its own key results' (none: 0); ``both`` mixes them."""
+    parent = await tenant.create(
+        "/v1/objectives", {"title": "P", "cycle_id": cycle["id"], "rollup": "children"}
+    )
+    child = await tenant.create(
+        "/v1/objectives", {"title": "C", "cycle_id": cycle["id"], "parent_id": parent["id"]}
+    )
+    kr = await tenant.create(
+        f"/v1/objectives/{child['id']}/key-results",
+        {"title": "KR", "type": "increase", "start": 0, "target": 10},
+    )
+    await tenant.create(f"/v1/key-results/{kr['id']}/check-ins", {"value": 8})
+    url = f"/v1/objectives/{parent['id']}"
+    assert (await tenant.get(url)).json()["progress"]["value"] == pytest.approx(0.8)
+    closed = await patch(tenant, url, {"status": "closed"})
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["final_score"] == pytest.approx(0.8)
+    # Switching to ``both`` as it closes: the score follows the rollup it closes under.
+    mixed = await tenant.create(
+        "/v1/objectives", {"title": "M", "cycle_id": cycle["id"], "rollup": "children"}
+    )
+    await tenant.post(f"/v1/objectives/{child['id']}/parents", json={"parent_id": mixed["id"]})
+    own = await tenant.create(
+        f"/v1/objectives/{mixed['id']}/key-results",
+        {"title": "Own", "type": "increase", "start": 0, "target": 10},
+    )
+    await tenant.create(f"/v1/key-results/{own['id']}/check-ins", {"value": 2})
+    both = await patch(
+        tenant, f"/v1/objectives/{mixed['id']}", {"status": "closed", "rollup": "both"}
+    )
+    assert both.status_code == 200, both.text
+    assert both.json()["final_score"] == pytest.approx(0.5)
+    assert both.json()["final_score"] == pytest.approx(both.json()["progress"]["value"])
+
+
+async def test_reopening_clears_outcome_and_score(tenant: Tenant, objective: Json) -> None:
+    url = f"/v1/objectives/{objective['id']}"
+    await patch(tenant, url, {"status": "closed", "outcome": "missed", "final_score": 0.3})
+    response = await patch(tenant, url, {"status": "active"})
+    assert response.status_code == 200, response.text
+    assert (response.json()["outcome"], response.json()["final_score"]) == (None, None)
+    closed_again = await patch(tenant, url, {"status": "closed"})
+    assert closed_again.json()["final_score"] == 0.0
+    assert closed_again.json()["outcome"] is None
+
+
 async def test_closed_objective_keeps_score_when_patched_again(
     tenant: Tenant, objective: Json
 ) -> None:

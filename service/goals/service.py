@@ -122,17 +122,33 @@ async def update_objective(
     refuse_nulls(changes, ("title", "cycle_id", "status", "rollup"))
     await _check_references(session, org, changes)
     status = changes.get("status", objective.status)
-    if ("outcome" in changes or "final_score" in changes) and status not in ("closed", "archived"):
-        raise ValidationFailed.on("outcome", "`outcome` and `final_score` are set when closing.")
-    if status == "closed" and objective.status != "closed" and "final_score" not in changes:
-        changes["final_score"] = round(objective.progress_value, 4)
+    if status in _ENDED:
+        closing = status == "closed" and objective.status != "closed"
+    else:
+        if changes.get("outcome") is not None or changes.get("final_score") is not None:
+            raise ValidationFailed.on(
+                "outcome", "`outcome` and `final_score` are set when closing."
+            )
+        # Reopened: the outcome and score of the ended run no longer describe it.
+        changes["outcome"] = changes["final_score"] = None
+        closing = False
     previous_status = objective.status
     changed = [name for name, value in changes.items() if getattr(objective, name) != value]
     for name, value in changes.items():
         setattr(objective, name, value)
     await session.flush()
+    if closing and "final_score" not in changes:
+        # The score is the progress the objective shows as it closes: rolled up from its
+        # children when it rolls them up (under the rollup this same change may set).
+        shown = await alignment.standings_of(session, org, [objective.id])
+        objective.final_score = round(shown[objective.id].rolled.progress.value, 4)
+        changed.append("final_score")
+        await session.flush()
     await events.objective_updated(session, objective, changed, previous_status)
     return (await _views(session, org, [objective]))[0]
+
+
+_ENDED = ("closed", "archived")
 
 
 async def delete_objective(
