@@ -298,9 +298,34 @@ async def test_check_ins_are_listed_newest_observation_first(
     assert page["next_cursor"] is None
 
 
+async def test_a_correction_at_the_same_moment_is_listed_first(
+    tenant: Tenant, objective: Json
+) -> None:
+    """Of check-ins observed at once, the later written is the one ``current`` counts: it
+    comes first in REST and GraphQL alike, whatever the ids' order."""
+    kr = await add_kr(tenant, objective, start=0, target=10)
+    moment = ago(hours=1)
+    written = [(await check_in(tenant, kr, v, observed_at=moment))["id"] for v in range(1, 7)]
+    assert (await get_kr(tenant, kr))["current"] == 6
+    listed = (await tenant.get(f"/v1/key-results/{kr['id']}/check-ins")).json()["items"]
+    assert [c["id"] for c in listed] == written[::-1]
+    paged: list[str] = []
+    cursor = None
+    while True:
+        params: Json = {"limit": 4, **({"cursor": cursor} if cursor else {})}
+        page = (await tenant.get(f"/v1/key-results/{kr['id']}/check-ins", params=params)).json()
+        paged += [c["id"] for c in page["items"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert paged == written[::-1]
+    query = "query($id: UUID!) { keyResult(id: $id) { checkIns(first: 10) { id } } }"
+    answer = await tenant.post("/graphql", json={"query": query, "variables": {"id": kr["id"]}})
+    assert [c["id"] for c in answer.json()["data"]["keyResult"]["checkIns"]] == written[::-1]
+
+
 async def test_check_in_pages_walk_every_item_once(tenant: Tenant, objective: Json) -> None:
     kr = await add_kr(tenant, objective)
-    same_moment = ago(hours=1)  # ties on observed_at are broken by id
+    same_moment = ago(hours=1)  # ties on observed_at are broken by when they were written
     made = {(await check_in(tenant, kr, v, observed_at=same_moment))["id"] for v in range(3)}
     made |= {(await check_in(tenant, kr, v, observed_at=ago(hours=v + 2)))["id"] for v in range(3)}
     seen: list[str] = []

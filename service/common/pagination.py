@@ -65,6 +65,24 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise BadRequest("The cursor is not one this service issued.") from exc
 
 
+def encode_tied_cursor(moment: datetime, tied_at: datetime, ident: uuid.UUID) -> str:
+    """A cursor for lists ordered by ``(moment, tied_at, id)``: rows of one ``moment`` (two
+    check-ins observed at once) keep the order they were written in."""
+    return encode_keyset(moment, f"{tied_at.isoformat()} {ident}")
+
+
+def decode_tied_cursor(cursor: str) -> tuple[datetime, datetime, uuid.UUID]:
+    moment, tiebreak = decode_keyset(cursor)
+    tied_text, _, ident = tiebreak.partition(" ")
+    try:
+        tied_at = datetime.fromisoformat(tied_text)
+        if tied_at.tzinfo is None:
+            raise ValueError("not a cursor of ours")
+        return moment, tied_at.astimezone(UTC), uuid.UUID(ident)
+    except ValueError as exc:
+        raise BadRequest("The cursor is not one this service issued.") from exc
+
+
 def apply_keyset(stmt: Select[Any], model: Any, page: PageRequest) -> Select[Any]:
     """Order by ``(created_at, id)`` and start after the cursor; fetch one extra row."""
     if page.cursor:

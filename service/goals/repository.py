@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_dirty, set_committed_value
 
 from service.common.driver import driver_of
-from service.common.pagination import PageRequest, apply_keyset, decode_cursor
+from service.common.pagination import PageRequest, apply_keyset
 from service.models import CheckIn, KeyResult, Objective
 
 
@@ -50,7 +51,7 @@ async def check_ins_of(
     """Check-ins of many key results in one query, newest observation first."""
     if not key_result_ids:
         return []
-    order = (CheckIn.observed_at.desc(), CheckIn.created_at.desc(), CheckIn.id.desc())
+    order = _NEWEST_FIRST
     base = select(CheckIn).where(
         CheckIn.organization_id == organization_id, CheckIn.key_result_id.in_(key_result_ids)
     )
@@ -69,20 +70,26 @@ async def check_ins_of(
 
 
 async def list_check_ins(
-    session: AsyncSession, organization_id: uuid.UUID, key_result_id: uuid.UUID, page: PageRequest
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    key_result_id: uuid.UUID,
+    limit: int,
+    after: tuple[datetime, datetime, uuid.UUID] | None,
 ) -> list[CheckIn]:
-    """Newest observation first; the cursor walks by ``(observed_at, id)`` descending."""
+    """Newest observation first, and of two observed at once the later written (the one
+    ``current`` counts, as ``latest_check_in`` orders); ``after`` is the position
+    ``(observed_at, created_at, id)`` of the previous page's last row."""
     stmt = select(CheckIn).where(
         CheckIn.organization_id == organization_id, CheckIn.key_result_id == key_result_id
     )
-    if page.cursor:
-        observed_at, ident = decode_cursor(page.cursor)
-        stmt = stmt.where(
-            (CheckIn.observed_at < observed_at)
-            | ((CheckIn.observed_at == observed_at) & (CheckIn.id < ident))
-        )
-    stmt = stmt.order_by(CheckIn.observed_at.desc(), CheckIn.id.desc()).limit(page.limit + 1)
+    position = tuple_(CheckIn.observed_at, CheckIn.created_at, CheckIn.id)
+    if after is not None:
+        stmt = stmt.where(position < tuple_(*after))
+    stmt = stmt.order_by(*_NEWEST_FIRST).limit(limit + 1)
     return list((await session.scalars(stmt)).all())
+
+
+_NEWEST_FIRST = (CheckIn.observed_at.desc(), CheckIn.created_at.desc(), CheckIn.id.desc())
 
 
 async def latest_check_in(
@@ -91,7 +98,7 @@ async def latest_check_in(
     stmt = (
         select(CheckIn)
         .where(CheckIn.organization_id == organization_id, CheckIn.key_result_id == key_result_id)
-        .order_by(CheckIn.observed_at.desc(), CheckIn.created_at.desc(), CheckIn.id.desc())
+        .order_by(*_NEWEST_FIRST)
         .limit(1)
     )
     return (await session.execute(stmt)).scalar_one_or_none()

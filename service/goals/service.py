@@ -17,7 +17,12 @@ from service.alignment.schemas import LinkCreate
 from service.api.etag import check_if_match
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
-from service.common.pagination import PageRequest, encode_cursor, split_page
+from service.common.pagination import (
+    PageRequest,
+    decode_tied_cursor,
+    encode_tied_cursor,
+    split_page,
+)
 from service.common.repository import get_many_scoped, get_scoped
 from service.errors import NotFound, ValidationFailed, refuse_nulls
 from service.goals import events, repository
@@ -275,11 +280,15 @@ async def list_check_ins(
 ) -> tuple[list[CheckIn], str | None]:
     require(principal, Scope.READ)
     await _key_result(session, principal, key_result_id)
-    rows = await repository.list_check_ins(session, principal.organization_id, key_result_id, page)
+    after = decode_tied_cursor(page.cursor) if page.cursor else None
+    rows = await repository.list_check_ins(
+        session, principal.organization_id, key_result_id, page.limit, after
+    )
     if len(rows) <= page.limit:
         return rows, None
     rows = rows[: page.limit]
-    return rows, encode_cursor(rows[-1].observed_at, rows[-1].id)
+    last = rows[-1]
+    return rows, encode_tied_cursor(last.observed_at, last.created_at, last.id)
 
 
 # ---- helpers --------------------------------------------------------------------------
