@@ -392,6 +392,23 @@ async def test_milestone_done_and_undone(tenant: Tenant, objective: Json) -> Non
     assert (await get_kr(tenant, kr))["progress"]["value"] == 0.0
 
 
+async def test_becoming_a_milestone_needs_a_zero_or_one_current(
+    tenant: Tenant, objective: Json
+) -> None:
+    kr = await add_kr(tenant, objective, start=0, target=100)
+    await check_in(tenant, kr, 37)
+    url = f"/v1/key-results/{kr['id']}"
+    body = {"type": "milestone", "start": None, "target": None}
+    problem = assert_problem(await patch(tenant, url, body), 422)
+    assert "37" in problem["detail"]
+    unchanged = await get_kr(tenant, kr)
+    assert (unchanged["type"], unchanged["progress"]["value"]) == ("increase", 0.37)
+    await check_in(tenant, kr, 1)
+    became = await patch(tenant, url, body)
+    assert became.status_code == 200, became.text
+    assert became.json()["progress"]["value"] == 1.0
+
+
 async def test_future_observed_at_is_refused(tenant: Tenant, objective: Json) -> None:
     kr = await add_kr(tenant, objective)
     future = iso(datetime.now(UTC) + timedelta(hours=1))

@@ -216,6 +216,13 @@ async def update_key_result(
     for name, value in changes.items():
         setattr(kr, name, value)
     _validate_definition(kr)
+    if kr.type == KeyResultType.MILESTONE and kr.current not in (None, 0, 1):
+        # Its latest check-in would read as a milestone's progress (37 as "done").
+        raise ValidationFailed.on(
+            "type",
+            f"A milestone's value is 1 (done) or 0 (not done); the latest check-in is "
+            f"{kr.current:g}. Check in 0 or 1 first.",
+        )
     _refresh_key_result_progress(kr)
     await session.flush()
     await _refresh_objective_progress(session, objective)
