@@ -62,3 +62,63 @@ async def test_kpi_reference_must_exist_in_the_organization(
     assert unlinked.status_code == 200 and unlinked.json()["kpi_id"] is None
     await tenant.post("/v1/kpis/signups/readings", json={"value": 50})
     assert (await tenant.get(f"/v1/key-results/{kr['id']}")).json()["current"] is None
+
+
+async def test_linking_takes_the_kpi_latest_reading_at_once(
+    tenant: Tenant, objective: dict[str, Any]
+) -> None:
+    await tenant.create("/v1/kpis", {"key": "nps", "name": "NPS"})
+    for value, day in ((30, "01"), (60, "03"), (45, "02")):
+        reading = {"value": value, "observed_at": f"2026-11-{day}T00:00:00Z", "source": "survey"}
+        assert (await tenant.post("/v1/kpis/nps/readings", json=reading)).status_code == 201
+    nps = (await tenant.get("/v1/kpis/nps")).json()
+    body = {"title": "NPS 100", "type": "increase", "start": 0, "target": 100, "kpi_id": nps["id"]}
+    kr = await tenant.create(f"/v1/objectives/{objective['id']}/key-results", body)
+    assert (kr["current"], kr["progress"]["value"]) == (60.0, 0.6)
+    check_ins = (await tenant.get(f"/v1/key-results/{kr['id']}/check-ins")).json()["items"]
+    assert [(c["value"], c["source"], c["author"]) for c in check_ins] == [(60.0, "kpi", "survey")]
+    shown = (await tenant.get(f"/v1/objectives/{objective['id']}")).json()
+    assert shown["progress"]["value"] == 0.6
+
+    # Relinked to another KPI: it follows that one's latest reading.
+    other = await tenant.create("/v1/kpis", {"key": "csat", "name": "CSAT"})
+    later = {"value": 80, "observed_at": "2026-11-04T00:00:00Z"}
+    assert (await tenant.post("/v1/kpis/csat/readings", json=later)).status_code == 201
+    relinked = await tenant.patch(
+        f"/v1/key-results/{kr['id']}", json={"kpi_id": other["id"]}, headers={"If-Match": "*"}
+    )
+    assert relinked.status_code == 200, relinked.text
+    assert relinked.json()["current"] == 80.0
+    shown = (await tenant.get(f"/v1/objectives/{objective['id']}")).json()
+    assert shown["progress"]["value"] == 0.8
+
+
+async def test_a_driven_key_result_takes_no_check_ins_by_hand(
+    tenant: Tenant, objective: dict[str, Any]
+) -> None:
+    kr = await driven_kr(tenant, objective)
+    url = f"/v1/key-results/{kr['id']}/check-ins"
+    refused = await tenant.post(url, json={"value": 99})
+    assert refused.status_code == 409, refused.text
+    assert "signups" in refused.text or kr["kpi_id"] in refused.text
+    unlinked = await tenant.patch(
+        f"/v1/key-results/{kr['id']}", json={"kpi_id": None}, headers={"If-Match": "*"}
+    )
+    assert unlinked.status_code == 200, unlinked.text
+    assert (await tenant.post(url, json={"value": 99})).status_code == 201
+
+
+async def test_kpi_is_not_a_source_a_client_may_claim(
+    tenant: Tenant, objective: dict[str, Any]
+) -> None:
+    body = {"title": "Manual", "type": "increase", "start": 0, "target": 100}
+    kr = await tenant.create(f"/v1/objectives/{objective['id']}/key-results", body)
+    url = f"/v1/key-results/{kr['id']}/check-ins"
+    forged = await tenant.post(url, json={"value": 5, "source": "kpi"})
+    assert forged.status_code == 422, forged.text
+    assert (await tenant.get(url)).json()["items"] == []
+    mutation = """mutation($id: UUID!) {
+      recordCheckIn(keyResultId: $id, input: {value: 5, source: KPI}) { __typename } }"""
+    answer = await tenant.post("/graphql", json={"query": mutation, "variables": {"id": kr["id"]}})
+    assert answer.json()["data"]["recordCheckIn"]["__typename"] == "ValidationError"
+    assert (await tenant.get(url)).json()["items"] == []

@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import flag_dirty, set_committed_value
 
 from service.common.driver import driver_of
 from service.common.pagination import PageRequest, apply_keyset
-from service.models import CheckIn, KeyResult, Objective
+from service.models import CheckIn, KeyResult, Objective, Reading
 
 
 async def list_objectives(
@@ -90,6 +90,19 @@ async def list_check_ins(
 
 
 _NEWEST_FIRST = (CheckIn.observed_at.desc(), CheckIn.created_at.desc(), CheckIn.id.desc())
+
+
+async def latest_reading(
+    session: AsyncSession, organization_id: uuid.UUID, kpi_id: uuid.UUID | None
+) -> Reading | None:
+    """The KPI's newest observation (of two at once, the later received)."""
+    stmt = (
+        select(Reading)
+        .where(Reading.organization_id == organization_id, Reading.kpi_id == kpi_id)
+        .order_by(Reading.observed_at.desc(), Reading.received_at.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def latest_check_in(

@@ -190,7 +190,9 @@ async def delete_key_result(
 async def create_check_in(
     session: SessionDep, principal: WritePrincipal, key_result_id: uuid.UUID, body: CheckInCreate
 ) -> CheckInRead:
-    """Record a value. The key result's `current` is its latest check-in by `observed_at`."""
+    """Record a value. The key result's `current` is its latest check-in by `observed_at`.
+    A key result driven by a KPI takes its values from the KPI's readings: a check-in by
+    hand is a `409`, and `source: kpi` is never posted (`422`)."""
     check_in = await service.record_check_in(session, principal, key_result_id, body)
     return check_in_read(check_in)
 
@@ -199,6 +201,6 @@ async def create_check_in(
 async def list_check_ins(
     session: SessionDep, principal: ReadPrincipal, key_result_id: uuid.UUID, page: PageDep
 ) -> Page[CheckInRead]:
-    """Check-ins, newest observation first."""
+    """Check-ins, newest observation first (of two observed at once, the later written)."""
     rows, next_cursor = await service.list_check_ins(session, principal, key_result_id, page)
     return Page(items=[check_in_read(c) for c in rows], next_cursor=next_cursor)

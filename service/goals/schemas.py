@@ -130,7 +130,9 @@ class KeyResultCreate(InputModel):
     weight: Number = Field(default=1.0, gt=0, le=1000)
     owner_id: uuid.UUID | None = None
     kpi_id: uuid.UUID | None = Field(
-        default=None, description="Drive this key result by a KPI: each reading is a check-in."
+        default=None,
+        description="Drive this key result by a KPI: each reading is a check-in, starting "
+        "with the KPI's latest when linked.",
     )
 
 

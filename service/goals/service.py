@@ -24,12 +24,13 @@ from service.common.pagination import (
     split_page,
 )
 from service.common.repository import get_many_scoped, get_scoped
-from service.errors import NotFound, ValidationFailed, refuse_nulls
+from service.errors import Conflict, NotFound, ValidationFailed, refuse_nulls
 from service.goals import events, repository
 from service.goals.explain import definition_of, key_result_progress_of, objective_progress_of
 from service.goals.progress import KeyResultType, definition_problems, key_result_progress
 from service.goals.schemas import (
     CheckInCreate,
+    CheckInSource,
     KeyResultCreate,
     KeyResultUpdate,
     ObjectiveCreate,
@@ -193,8 +194,8 @@ async def create_key_result(
     _validate_definition(kr)
     _refresh_key_result_progress(kr)
     await repository.add(session, kr)
-    await _refresh_objective_progress(session, objective)
     await events.key_result_created(session, kr)
+    await _follow_kpi_now(session, objective, kr)
     return kr
 
 
@@ -210,6 +211,7 @@ async def update_key_result(
     objective = await _objective(session, principal, kr.objective_id, for_update=True)
     kr = await _key_result(session, principal, key_result_id, for_update=True)
     check_if_match(if_match, kr)
+    previous_kpi = kr.kpi_id
     changes = data.model_dump(exclude_unset=True)
     refuse_nulls(changes, ("title", "type", "inclusive", "unit", "weight"))
     await _check_references(session, principal.organization_id, changes)
@@ -225,7 +227,10 @@ async def update_key_result(
         )
     _refresh_key_result_progress(kr)
     await session.flush()
-    await _refresh_objective_progress(session, objective)
+    if changes.get("kpi_id") not in (None, previous_kpi):
+        await _follow_kpi_now(session, objective, kr)
+    else:
+        await _refresh_objective_progress(session, objective)
     return kr
 
 
@@ -261,6 +266,16 @@ async def record_check_in(
         raise ValidationFailed.on("observed_at", "`observed_at` is in the future.")
     if kr.type == KeyResultType.MILESTONE and data.value not in (0, 1):
         raise ValidationFailed.on("value", "A milestone is checked in as 1 (done) or 0 (not done).")
+    if data.source == CheckInSource.KPI:
+        raise ValidationFailed.on(
+            "source", "`kpi` marks the check-ins a KPI's readings make; they are not posted."
+        )
+    if kr.kpi_id is not None:
+        # Its value is the KPI's: a manual value would stand until the next reading.
+        raise Conflict(
+            f"Key result {kr.id} follows KPI {kr.kpi_id}: post readings to the KPI, or "
+            "unlink it (`kpi_id: null`) to check in by hand."
+        )
     check_in = CheckIn(
         organization_id=org,
         key_result_id=kr.id,
@@ -475,6 +490,22 @@ async def follow_kpi_readings(
         newest = max(filter(None, stamps), default=None)
         await _refresh_objective_progress(session, objective, checked_in_at=newest)
     return len(rows)
+
+
+async def _follow_kpi_now(session: AsyncSession, objective: Objective, kr: KeyResult) -> None:
+    """A key result linked to a KPI takes the KPI's latest reading as a check-in at once,
+    rather than showing nothing until the next reading; then its objective's progress."""
+    reading = await repository.latest_reading(session, kr.organization_id, kr.kpi_id)
+    if reading is None:
+        await _refresh_objective_progress(session, objective)
+        return
+    observation = KpiObservation(reading.kpi_id, reading.source, reading.observed_at, reading.value)
+    rows, latest = _kpi_check_ins(kr.organization_id, kr, [observation])
+    if latest is not None:
+        await _follow_latest_check_in(session, kr, latest.value, latest.observed_at)
+    await repository.add_check_ins(session, rows)
+    await events.key_result_checked_in(session, kr, None, len(rows))
+    await _refresh_objective_progress(session, objective, checked_in_at=kr.last_check_in_at)
 
 
 def _kpi_check_ins(
