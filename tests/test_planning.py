@@ -138,14 +138,23 @@ async def test_rollover_dry_run_then_copy(tenant: Tenant, cycle: Json) -> None:
 async def test_rollover_chosen_objectives_keep_links_to_parents_left_behind(
     tenant: Tenant, cycle: Json
 ) -> None:
-    company = await objective(tenant, cycle, "Company")
+    """The copy shows under the parent left behind, as ``supports``: the parent's progress
+    (0.6 from the original) does not halve for a draft copy at 0."""
+    company = await objective(tenant, cycle, "Company", rollup="children")
     team = await objective(tenant, cycle, "Team", parent_id=company["id"])
+    (kr,) = await key_results(tenant, team, 1)
+    await tenant.create(f"/v1/key-results/{kr['id']}/check-ins", {"value": 6})
+    company_url = f"/v1/objectives/{company['id']}"
+    assert (await tenant.get(company_url)).json()["progress"]["value"] == 0.6
     target = await next_cycle(tenant)
     body = {"target_cycle_id": target["id"], "objective_ids": [team["id"]]}
     copied = (await tenant.post(f"/v1/cycles/{cycle['id']}/rollover", json=body)).json()
     (only,) = copied["objectives"]
     (parent,) = (await tenant.get(f"/v1/objectives/{only['id']}/parents")).json()
-    assert parent["parent_id"] == company["id"]
+    assert (parent["parent_id"], parent["kind"]) == (company["id"], "supports")
+    assert (await tenant.get(company_url)).json()["progress"]["value"] == 0.6
+    tree = (await tenant.get(f"{company_url}/tree")).json()
+    assert {n["id"] for n in tree["nodes"]} == {company["id"], team["id"], only["id"]}
 
 
 async def test_rollover_refuses_bad_requests(

@@ -74,7 +74,10 @@ class RolloverCyclePayload:
     dry_run: bool = strawberry.field(description="Whether nothing was changed.")
     target_cycle_id: uuid.UUID = strawberry.field(description="The cycle copied into.")
     objectives: list[RolledObjective] = strawberry.field(description="The objectives.")
-    links: int = strawberry.field(description="Alignment links copied.")
+    links: int = strawberry.field(
+        description="Alignment links copied: to the copy of a parent if copied, else to the "
+        "parent as `supports`."
+    )
     kpi_links: int = strawberry.field(description="Linked KPIs carried over.")
 
 

@@ -48,8 +48,10 @@ async def rollover(
 ) -> RolloverRead:
     """Copy chosen (by default all unfinished: not closed or archived, below 100% as shown,
     rolled up) objectives and their key results into another cycle as drafts, without
-    check-ins, keeping owners (but deactivated ones), linked KPIs and alignment. With
-    `dry_run` nothing changes and the report says what would be copied."""
+    check-ins, keeping owners (but deactivated ones), linked KPIs and alignment. A link to
+    a parent that is not copied is carried as `supports`: the copy shows under that parent
+    without changing its progress, where the original still counts. With `dry_run`
+    nothing changes and the report says what would be copied."""
     plan = await service.rollover(session, principal, cycle_id, body)
     return RolloverRead(
         dry_run=body.dry_run,

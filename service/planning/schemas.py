@@ -45,7 +45,10 @@ class RolloverRead(OutputModel):
     dry_run: bool
     target_cycle_id: uuid.UUID
     objectives: list[RolledObjectiveRead]
-    links: int = Field(description="Alignment links copied (to the copy of a parent if copied).")
+    links: int = Field(
+        description="Alignment links copied: to the copy of a parent if copied, else to the "
+        "parent as `supports`."
+    )
     kpi_links: int = Field(description="Linked KPIs carried over.")
 
 

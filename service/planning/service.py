@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import repository as alignment_repository
 from service.alignment import service as alignment
+from service.alignment.graph import LinkKind
 from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.repository import get_scoped
@@ -95,7 +96,8 @@ async def rollover(
     session: AsyncSession, principal: Principal, cycle_id: uuid.UUID, data: RolloverCreate
 ) -> Rollover:
     """Copy objectives and key results into another cycle as drafts, without check-ins,
-    keeping owners, linked KPIs and alignment (a copied parent's copy replaces it).
+    keeping owners, linked KPIs and alignment (a copied parent's copy replaces it; a link
+    to a parent not copied is carried as ``supports``: see ``_carried``).
 
     By default the unfinished objectives are copied: not closed or archived, and below 100%
     as the API shows them (rolled up over their children where they roll children up).
@@ -176,15 +178,7 @@ async def _plan(
         copy.progress_value, copy.progress_raw = progress.value, progress.raw
         copies[kr.objective_id].key_results.append(copy)
     links = [
-        ObjectiveLink(
-            organization_id=org,
-            child_id=copies[link.child_id].copy.id,
-            parent_id=copies[link.parent_id].copy.id
-            if link.parent_id in copies
-            else link.parent_id,
-            weight=link.weight,
-            kind=link.kind,
-        )
+        _carried(org, link, copies[link.child_id].copy.id, copies.get(link.parent_id))
         for link in await alignment_repository.links_of(session, org, ids, True)
     ]
     kpi_links = [
@@ -194,6 +188,22 @@ async def _plan(
         for k in await alignment_repository.kpi_ids_of(session, org, ids)
     ]
     return Rollover(target, list(copies.values()), links, kpi_links)
+
+
+def _carried(
+    org: uuid.UUID, link: ObjectiveLink, child_id: uuid.UUID, parent: RolledObjective | None
+) -> ObjectiveLink:
+    """A copy's link to its original's parent: to the parent's copy when it was copied too;
+    else to the parent itself, as ``supports``. A contributing copy starts at 0 and would
+    count beside its original in that parent's roll-up (and change a closed or earlier
+    cycle's numbers): it shows under the parent until someone makes it count."""
+    return ObjectiveLink(
+        organization_id=org,
+        child_id=child_id,
+        parent_id=link.parent_id if parent is None else parent.copy.id,
+        weight=link.weight,
+        kind=LinkKind.SUPPORTS.value if parent is None else link.kind,
+    )
 
 
 def _copied(
