@@ -61,6 +61,9 @@ async def test_link_list_and_unlink(tenant: Tenant, cycle: Json) -> None:
         {"parent_id": "omit"},
         {"weight": 0},
         {"weight": -1},
+        {"weight": 5e-324},  # so small that weight * value rounds: the mean misleads
+        {"weight": 0.0009},
+        {"weight": 1000.5},
         {"kind": "blocks"},
     ],
 )

@@ -145,6 +145,8 @@ async def test_unsound_definitions_are_422(
         {"type": "bigger"},
         {"weight": 0},
         {"weight": -1},
+        {"weight": 5e-324},
+        {"weight": 0.0009},
         {"weight": 1001},
         {"title": ""},
         {"title": "   "},

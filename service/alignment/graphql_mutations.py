@@ -27,7 +27,9 @@ from service.graphql.types import arg
 @strawberry.input(description="Align an objective to a parent.")
 class AlignObjectiveInput:
     parent_id: uuid.UUID = strawberry.field(description="The objective aligned to.")
-    weight: float = strawberry.field(default=1.0, description="Weight in the parent's roll-up.")
+    weight: float = strawberry.field(
+        default=1.0, description="Weight in the parent's roll-up, 0.001 to 1000."
+    )
     kind: LinkKind = strawberry.field(
         default=LinkKind.CONTRIBUTES, description="Contributes (counts) or supports (shown)."
     )

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from service.alignment.graph import LinkKind, Rollup
-from service.common.schemas import InputModel, Number, OutputModel, UtcDateTime
+from service.common.schemas import InputModel, OutputModel, UtcDateTime, Weight
 from service.goals.schemas import HealthRead, ObjectiveStatus, PaceRead, ProgressRead
 
 
@@ -19,9 +19,7 @@ class Direction(StrEnum):
 
 class LinkCreate(InputModel):
     parent_id: uuid.UUID = Field(description="The objective this one aligns to.")
-    weight: Number = Field(
-        default=1.0, gt=0, le=1000, description="Weight in the parent's roll-up."
-    )
+    weight: Weight = Field(default=1.0, description="Weight in the parent's roll-up, 0.001-1000.")
     kind: LinkKind = Field(
         default=LinkKind.CONTRIBUTES,
         description="`contributes` counts in the parent's roll-up; `supports` is shown only.",

@@ -100,6 +100,10 @@ Measure = Annotated[float, Strict(), Ge(-MAX_MAGNITUDE), Le(MAX_MAGNITUDE)]
 """A measured value (a reading, a target, a threshold, a check-in): a ``Number`` of
 magnitude at most 1e18. Not ``Number`` itself: a field's own ``Field(le=...)`` does not
 override bounds given in its type, and weights or scores have their own."""
+Weight = Annotated[float, Strict(), Ge(0.001), Le(1000)]
+"""A weight in a weighted mean (a key result's, a link's): 0.001 to 1000. Not merely above
+0: a weight like 5e-324 turns ``weight * value`` into 0 or a rounding of it, and the
+mean stops being what its inputs say."""
 Flag = StrictBool
 """A JSON boolean; never 0/1 or a string."""
 Count = StrictInt

@@ -89,7 +89,7 @@ class CreateKeyResultInput:
     inclusive: bool = strawberry.field(default=True, description="Whether bounds count as met.")
     unit: Unit = strawberry.field(default=Unit.NUMBER, description="What the numbers count.")
     currency: str | None = strawberry.field(default=None, description="ISO 4217, for CURRENCY.")
-    weight: float = strawberry.field(default=1.0, description="Weight, above 0 up to 1000.")
+    weight: float = strawberry.field(default=1.0, description="Weight, 0.001 to 1000.")
     owner_id: uuid.UUID | None = strawberry.field(default=None, description="Owning person.")
     kpi_id: uuid.UUID | None = strawberry.field(
         default=None, description="Drive this key result by a KPI: each reading is a check-in."

@@ -17,6 +17,7 @@ from service.common.schemas import (
     OutputModel,
     Title,
     UtcDateTime,
+    Weight,
 )
 from service.goals.pace import PaceStatus
 from service.goals.progress import KeyResultType
@@ -127,7 +128,9 @@ class KeyResultCreate(InputModel):
     inclusive: Flag = Field(default=True, description="Whether bounds count as met.")
     unit: Unit = Unit.NUMBER
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217.")
-    weight: Number = Field(default=1.0, gt=0, le=1000)
+    weight: Weight = Field(
+        default=1.0, description="Weight in the objective's progress, 0.001-1000."
+    )
     owner_id: uuid.UUID | None = None
     kpi_id: uuid.UUID | None = Field(
         default=None,
@@ -147,7 +150,7 @@ class KeyResultUpdate(InputModel):
     inclusive: Flag | None = None
     unit: Unit | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    weight: Number | None = Field(default=None, gt=0, le=1000)
+    weight: Weight | None = None
     owner_id: uuid.UUID | None = None
     kpi_id: uuid.UUID | None = None
 
