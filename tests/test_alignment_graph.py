@@ -80,6 +80,21 @@ def test_children_roll_up_as_a_weighted_mean() -> None:
     assert rolled.started
 
 
+def test_children_are_explained_in_id_order_whatever_the_links_order() -> None:
+    """Trees read links as they walk, the forest as it groups them: the explanation of one
+    objective must not depend on which read made it."""
+    nodes = {
+        A: node(A, Rollup.CHILDREN),
+        **{k: node(k, Rollup.KEY_RESULTS, 0.1 * i) for i, k in enumerate((B, C, D, E), 1)},
+    }
+    explained = set()
+    for order in itertools.permutations((B, C, D, E)):
+        edges = [Edge(A, k, 1, LinkKind.CONTRIBUTES) for k in order]
+        children = roll_up(nodes, edges)[A].progress.inputs["children"]
+        explained.add(tuple(child["id"] for child in children))
+    assert explained == {tuple(str(k) for k in (B, C, D, E))}
+
+
 def test_supports_links_do_not_count() -> None:
     nodes = {
         A: node(A, Rollup.CHILDREN),

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from service.goals.pace import PaceStatus
@@ -134,6 +135,7 @@ NOTHING = "0 (nothing to measure yet)"
 _KEY_RESULTS = Rollup.KEY_RESULTS
 _BOTH = Rollup.BOTH
 _CONTRIBUTES = LinkKind.CONTRIBUTES
+_BY_ID = itemgetter("id")
 
 
 def roll_up(
@@ -218,6 +220,9 @@ def _combine(node: NodeInput, children: Sequence[tuple[Edge, Rolled]]) -> Rolled
             }
         )
         started = started or rolled.started
+    # By id: the statements read links in no set order (a walk, a grouping), and the same
+    # objective must explain itself alike in a tree, the forest and its own read.
+    shown.sort(key=_BY_ID)
     inputs: dict[str, Any] = {"children": shown}
     if rollup is _BOTH:
         inputs["key_results"] = {
