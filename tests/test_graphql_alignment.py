@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 from fastapi import FastAPI
 
@@ -14,6 +16,8 @@ from service.config import get_settings
 from service.goals.graphql import HealthNode, PaceNode, ProgressNode
 from service.goals.pace import Pace
 from service.goals.progress import Progress
+from service.graphql import loaders
+from service.webhooks.dispatcher import asyncpg_dsn
 from tests.conftest import Tenant
 from tests.test_alignment import link, objective, with_progress
 from tests.test_graphql import data, gql
@@ -22,7 +26,7 @@ from tests.test_graphql_limits import count_statements
 Json = dict[str, Any]
 
 ALIGNMENT = """
-query($root: UUID, $cycle: UUID, $direction: TreeDirection!, $depth: Int) {
+query($root: UUID, $cycle: UUID, $direction: TreeDirection, $depth: Int) {
   alignment(rootId: $root, cycleId: $cycle, direction: $direction, depth: $depth) {
     nodes { id title cycleId teamId ownerId status rollup depth
             progress { value raw formula inputs }
@@ -46,7 +50,7 @@ async def test_alignment_matches_its_rest_twin(tenant: Tenant, cycle: Json) -> N
             {"root": a["id"], "direction": "UP", "depth": 1},
             f"/v1/objectives/{a['id']}/tree?direction=up&depth=1",
         ),
-        ({"cycle": cycle["id"], "direction": "DOWN"}, f"/v1/alignment?cycle_id={cycle['id']}"),
+        ({"cycle": cycle["id"]}, f"/v1/alignment?cycle_id={cycle['id']}"),
     ):
         got = (await data(tenant, ALIGNMENT, variables))["alignment"]
         rest = (await tenant.get(url)).json()
@@ -82,6 +86,16 @@ async def test_alignment_errors_like_rest(
     assert body["errors"][0]["extensions"]["code"] == "not_found"
     body = await gql(tenant, ALIGNMENT, {"root": root["id"], "direction": "DOWN", "depth": 99})
     assert body["errors"][0]["extensions"]["code"] == "validation_failed"
+    # An argument of the other kind (tree or forest) would be ignored: refused instead.
+    for mixed in (
+        {"root": root["id"], "cycle": cycle["id"]},
+        {"cycle": cycle["id"], "depth": -5},
+        {"direction": "UP"},
+        {"depth": 1},
+    ):
+        body = await gql(tenant, ALIGNMENT, mixed)
+        assert body["data"] is None, mixed
+        assert body["errors"][0]["extensions"]["code"] == "validation_failed", mixed
 
 
 async def test_alignment_is_capped(
@@ -127,6 +141,36 @@ async def test_parents_and_children_through_loaders(
             {"weight": 1.0, "kind": "CONTRIBUTES", "objective": {"title": "Root"}}
         ]
     assert counts[3] == counts[12], counts
+
+
+async def test_a_link_whose_objective_is_deleted_meanwhile_is_dropped(
+    tenant: Tenant, cycle: Json, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The links and the objectives at their ends are read by two statements: an objective
+    deleted (with its links) between them drops its link instead of failing the query."""
+    root = await objective(tenant, cycle, "Root")
+    kept, gone = await objective(tenant, cycle, "Kept"), await objective(tenant, cycle, "Gone")
+    for child in (kept, gone):
+        assert (await link(tenant, child, root)).status_code == 201
+    read_links = loaders.alignment_repository.links_of
+
+    async def links_then_delete(*args: Any) -> Any:
+        rows = await read_links(*args)
+        other = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await other.execute("DELETE FROM objectives WHERE id = $1", uuid.UUID(gone["id"]))
+        finally:
+            await other.close()
+        return rows
+
+    monkeypatch.setattr(loaders.alignment_repository, "links_of", links_then_delete)
+    query = """query($id: UUID!) { objective(id: $id) {
+      children { weight objective { title } } } }"""
+    body = await gql(tenant, query, {"id": root["id"]})
+    assert "errors" not in body, body
+    assert body["data"]["objective"]["children"] == [
+        {"weight": 1.0, "objective": {"title": "Kept"}}
+    ]
 
 
 OBJECTIVE = """query($id: UUID!) { objective(id: $id) {

@@ -71,19 +71,20 @@ class AlignmentQuery:
         cycle_id: Annotated[uuid.UUID | None, arg("The forest of this cycle.")] = None,
         team_id: Annotated[uuid.UUID | None, arg("The forest of this team.")] = None,
         root_id: Annotated[uuid.UUID | None, arg("A tree from this objective.")] = None,
-        direction: Annotated[Direction, arg("Down to children or up to parents.")] = (
-            Direction.DOWN
-        ),
-        depth: Annotated[int | None, arg("Levels to show from the root.")] = None,
+        direction: Annotated[
+            Direction | None, arg("With `rootId`: down to children (the default) or up.")
+        ] = None,
+        depth: Annotated[int | None, arg("With `rootId`: levels to show from the root.")] = None,
     ) -> AlignmentGraph:
         ctx = info.context
+        _refuse_mixed_arguments(root_id, cycle_id, team_id, direction, depth)
         async with ctx.db_lock:
             if root_id is not None:
                 graph = await service.tree(
                     ctx.session,
                     ctx.principal,
                     root_id,
-                    direction,
+                    direction or Direction.DOWN,
                     depth,
                     utcnow(),
                     as_graph,
@@ -106,4 +107,24 @@ class AlignmentQuery:
         return AlignmentGraph(
             nodes=cast(list[AlignmentNode], graph.nodes),
             edges=cast(list[AlignmentEdge], graph.edges),
+        )
+
+
+def _refuse_mixed_arguments(
+    root_id: uuid.UUID | None,
+    cycle_id: uuid.UUID | None,
+    team_id: uuid.UUID | None,
+    direction: Direction | None,
+    depth: int | None,
+) -> None:
+    """A tree (``rootId``, ``direction``, ``depth``) or a forest (``cycleId``, ``teamId``):
+    an argument of the other kind would be ignored, and the caller answered something else
+    than asked without knowing it."""
+    if root_id is not None and (cycle_id is not None or team_id is not None):
+        raise ValidationFailed.on(
+            "rootId", "A tree (`rootId`) takes no `cycleId` or `teamId`: those filter the forest."
+        )
+    if root_id is None and (direction is not None or depth is not None):
+        raise ValidationFailed.on(
+            "rootId", "`direction` and `depth` shape a tree: give its `rootId`."
         )

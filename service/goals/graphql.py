@@ -288,12 +288,12 @@ class ObjectiveNode:
     @strawberry.field(description="The objectives this one aligns to, with weight and kind.")
     async def parents(self, info: Info) -> list[ObjectiveLinkNode]:
         rows = await info.context.loaders.parents_by_objective.load(self.id)
-        return [ObjectiveLinkNode.of(row, row.parent_id) for row in rows]
+        return await _linked(info, [(row, row.parent_id) for row in rows])
 
     @strawberry.field(description="The objectives aligned to this one, with weight and kind.")
     async def children(self, info: Info) -> list[ObjectiveLinkNode]:
         rows = await info.context.loaders.children_by_objective.load(self.id)
-        return [ObjectiveLinkNode.of(row, row.child_id) for row in rows]
+        return await _linked(info, [(row, row.child_id) for row in rows])
 
 
 @strawberry.type(name="ObjectiveLink", description="One end of an alignment link.")
@@ -309,8 +309,23 @@ class ObjectiveLinkNode:
     @strawberry.field(description="The objective at the other end of the link.")
     async def objective(self, info: Info) -> ObjectiveNode:
         row = await info.context.loaders.objective.load(self.objective_id)
-        assert row is not None  # links cascade with their objectives
+        if row is None:  # ``_linked`` loaded it a moment ago; only a bug gets here
+            raise NotFound.of("Objective", self.objective_id)
         return ObjectiveNode.of(row)
+
+
+async def _linked(
+    info: Info, ends: list[tuple[ObjectiveLink, uuid.UUID]]
+) -> list[ObjectiveLinkNode]:
+    """The links whose other end still exists. Links and objectives are read by separate
+    statements, each seeing what was committed when it ran: an objective deleted between
+    them (its links go with it) must drop its link, not fail the request."""
+    others = await info.context.loaders.objective.load_many([other for _, other in ends])
+    return [
+        ObjectiveLinkNode.of(row, other)
+        for (row, other), found in zip(ends, others, strict=True)
+        if found is not None
+    ]
 
 
 def _prime(info: Info, views: list[service.ObjectiveView]) -> list[ObjectiveNode]:
