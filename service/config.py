@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     pace_on_track: float = Field(default=0.7, gt=0, le=1)
     pace_at_risk: float = Field(default=0.5, gt=0, le=1)
+    grade_green: float = Field(default=0.7, gt=0, le=1, description="Final scores graded green.")
+    grade_yellow: float = Field(default=0.4, gt=0, le=1, description="Final scores graded yellow.")
     alignment_max_depth: int = Field(
         default=8, ge=1, le=64, description="Most levels an alignment path may span."
     )
@@ -145,6 +147,14 @@ class Settings(BaseSettings):
         data = getattr(info, "data", {})
         if "pace_on_track" in data and value > data["pace_on_track"]:
             raise ValueError("pace_at_risk must not exceed pace_on_track")
+        return value
+
+    @field_validator("grade_yellow")
+    @classmethod
+    def _grades_ordered(cls, value: float, info: object) -> float:
+        data = getattr(info, "data", {})
+        if "grade_green" in data and value > data["grade_green"]:
+            raise ValueError("grade_yellow must not exceed grade_green")
         return value
 
 

@@ -370,6 +370,24 @@ async def test_reopening_clears_outcome_and_score(tenant: Tenant, objective: Jso
     assert closed_again.json()["outcome"] is None
 
 
+@pytest.mark.parametrize(
+    ("score", "grade"),
+    [(1.0, "green"), (0.7, "green"), (0.69, "yellow"), (0.4, "yellow"), (0.39, "red"), (0, "red")],
+)
+async def test_a_final_score_is_graded(
+    tenant: Tenant, objective: Json, score: float, grade: str
+) -> None:
+    url = f"/v1/objectives/{objective['id']}"
+    assert (await tenant.get(url)).json()["grade"] is None
+    closed = await patch(tenant, url, {"status": "closed", "final_score": score})
+    assert closed.json()["grade"] == grade
+    query = "query($id: UUID!) { objective(id: $id) { finalScore grade } }"
+    answer = await tenant.post("/graphql", json={"query": query, "variables": {"id": url[15:]}})
+    assert answer.json()["data"]["objective"] == {"finalScore": score, "grade": grade.upper()}
+    reopened = await patch(tenant, url, {"status": "active"})
+    assert reopened.json()["grade"] is None
+
+
 async def test_closed_objective_keeps_score_when_patched_again(
     tenant: Tenant, objective: Json
 ) -> None:

@@ -7,7 +7,10 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
+from service.config import Settings
+from service.goals.grades import Grade, grade_of
 from service.goals.pace import PaceStatus, expected_progress, pace
 from service.goals.progress import (
     KeyResultDefinition,
@@ -419,3 +422,12 @@ def test_pace_bands_are_configurable() -> None:
     assert pace(0.85, START, END, now, has_check_ins=True, **strict).status is PaceStatus.AT_RISK
     assert pace(0.75, START, END, now, has_check_ins=True, **strict).status is PaceStatus.OFF_TRACK
     assert pace(0.95, START, END, now, has_check_ins=True, **strict).status is PaceStatus.ON_TRACK
+
+
+def test_grade_and_pace_bands_must_be_ordered() -> None:
+    with pytest.raises(ValidationError, match="grade_yellow"):
+        Settings(grade_green=0.3, grade_yellow=0.5)
+    with pytest.raises(ValidationError, match="pace_at_risk"):
+        Settings(pace_on_track=0.4, pace_at_risk=0.6)
+    assert grade_of(0.5, green=0.8, yellow=0.5) is Grade.YELLOW
+    assert grade_of(None, green=0.7, yellow=0.4) is None

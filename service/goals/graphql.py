@@ -21,10 +21,11 @@ from service.cycles.graphql import CycleNode
 from service.errors import NotFound, ValidationFailed
 from service.goals import service
 from service.goals.explain import key_result_progress_of, objective_progress_of
+from service.goals.grades import Grade
 from service.goals.pace import PaceStatus
 from service.goals.progress import KeyResultType, Progress
 from service.goals.schemas import CheckInSource, ObjectiveStatus, Outcome, Unit
-from service.goals.views import key_result_read, objective_read
+from service.goals.views import graded, key_result_read, objective_read
 from service.graphql.context import Info
 from service.graphql.types import After, Connection, First, Id, connection, page_request
 from service.kpis.graphql import KpiNode
@@ -34,6 +35,7 @@ from service.teams.graphql import TeamNode
 
 strawberry.enum(ObjectiveStatus, description="Where an objective is in its life.")
 strawberry.enum(Outcome, description="How a closed objective ended.")
+strawberry.enum(Grade, description="A final score read as a colour.")
 strawberry.enum(Unit, description="What a key result's numbers count.")
 strawberry.enum(CheckInSource, description="Where a check-in came from.")
 strawberry.enum(PaceStatus, description="Progress against the time elapsed in the cycle.")
@@ -216,6 +218,13 @@ class ObjectiveNode:
             status=ObjectiveStatus(row.status),
             outcome=Outcome(row.outcome) if row.outcome else None,
         )
+
+    @strawberry.field(
+        description="The final score's grade: green from 0.7, yellow from 0.4, red below; "
+        "null until there is a final score."
+    )
+    def grade(self) -> Grade | None:
+        return graded(self.final_score)
 
     @strawberry.field(description=ETAG_FIELD_DESCRIPTION)
     async def etag(self, info: Info) -> str:

@@ -19,6 +19,7 @@ from service.common.schemas import (
     UtcDateTime,
     Weight,
 )
+from service.goals.grades import Grade
 from service.goals.pace import PaceStatus
 from service.goals.progress import KeyResultType
 
@@ -108,6 +109,10 @@ class ObjectiveRead(OutputModel):
     status: ObjectiveStatus
     outcome: Outcome | None
     final_score: float | None
+    grade: Grade | None = Field(
+        description="The final score's grade: green from 0.7, yellow from 0.4, red below "
+        "(`MERIDIAN_GRADE_GREEN`, `MERIDIAN_GRADE_YELLOW`); null until there is a final score."
+    )
     rollup: Rollup
     progress: ProgressRead
     pace: PaceRead

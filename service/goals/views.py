@@ -6,7 +6,9 @@ from datetime import datetime
 
 from service.alignment.graph import health
 from service.alignment.service import state_of
+from service.config import get_settings
 from service.goals.explain import objective_pace_of
+from service.goals.grades import Grade, grade_of
 from service.goals.schemas import (
     CheckInRead,
     HealthRead,
@@ -43,6 +45,7 @@ def objective_read(view: ObjectiveView, now: datetime) -> ObjectiveRead:
         status=o.status,
         outcome=o.outcome,
         final_score=o.final_score,
+        grade=graded(o.final_score),
         rollup=o.rollup,
         progress=ProgressRead(**progress_explanation(view)),
         pace=PaceRead(status=pace.status, expected=pace.expected, ratio=pace.ratio),
@@ -51,6 +54,11 @@ def objective_read(view: ObjectiveView, now: datetime) -> ObjectiveRead:
         created_at=o.created_at,
         updated_at=o.updated_at,
     )
+
+
+def graded(final_score: float | None) -> Grade | None:
+    settings = get_settings()
+    return grade_of(final_score, settings.grade_green, settings.grade_yellow)
 
 
 def key_result_read(kr: KeyResult) -> KeyResultRead:
