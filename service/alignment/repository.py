@@ -81,7 +81,7 @@ SELECT o.id, o.title, o.cycle_id, o.team_id, o.owner_id, o.status, o.rollup,
        k.ids AS kpi_ids, k.states AS kpi_states, k.severities AS kpi_severities
 FROM below b
 JOIN objectives o ON o.id = b.id AND o.organization_id = $1
-JOIN cycles c ON c.id = o.cycle_id
+JOIN cycles c ON c.id = o.cycle_id AND c.organization_id = $1
 LEFT JOIN shown_once s ON s.id = b.id
 {children}
 LEFT JOIN kpis k ON k.objective_id = o.id
@@ -93,7 +93,7 @@ below(id) AS (
     SELECT id FROM shown_once
     UNION
     SELECT l.child_id FROM below b
-    JOIN objectives p ON p.id = b.id AND p.rollup <> 'key_results'
+    JOIN objectives p ON p.id = b.id AND p.organization_id = $1 AND p.rollup <> 'key_results'
     JOIN objective_links l
       ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
 )"""
@@ -166,13 +166,13 @@ WITH RECURSIVE shown(id, depth, parent_id, weight, kind) AS (
 ),
 deeper(id, parent_id, weight, kind) AS (
     SELECT l.child_id, l.parent_id, l.weight, l.kind FROM shown s
-    JOIN objectives p ON p.id = s.id AND p.rollup <> 'key_results'
+    JOIN objectives p ON p.id = s.id AND p.organization_id = $1 AND p.rollup <> 'key_results'
     JOIN objective_links l
       ON l.parent_id = s.id AND l.organization_id = $1 AND l.kind = 'contributes'
     WHERE s.depth = $3
     UNION
     SELECT l.child_id, l.parent_id, l.weight, l.kind FROM deeper b
-    JOIN objectives p ON p.id = b.id AND p.rollup <> 'key_results'
+    JOIN objectives p ON p.id = b.id AND p.organization_id = $1 AND p.rollup <> 'key_results'
     JOIN objective_links l
       ON l.parent_id = b.id AND l.organization_id = $1 AND l.kind = 'contributes'
 ),
@@ -195,7 +195,7 @@ SELECT o.id, o.title, o.cycle_id, o.team_id, o.owner_id, o.status, o.rollup,
        k.ids AS kpi_ids, k.states AS kpi_states, k.severities AS kpi_severities
 FROM walked w
 JOIN objectives o ON o.id = w.id AND o.organization_id = $1
-JOIN cycles c ON c.id = o.cycle_id
+JOIN cycles c ON c.id = o.cycle_id AND c.organization_id = $1
 LEFT JOIN kpis k ON k.objective_id = o.id
 """.format(kpis=_LINKED_KPIS.format(nodes="walked"))  # noqa: S608 (constant parts)
 
