@@ -131,3 +131,58 @@ async def test_a_sync_holding_people_lets_memberships_check_them(
             tenant.put(f"/v1/teams/{team['id']}/members/{person['id']}"), timeout=10
         )
         assert added.status_code in (200, 201), added.text
+
+
+async def test_full_adopts_a_person_first_synced_by_email_when_an_external_id_arrives(
+    tenant: Tenant,
+) -> None:
+    """Ada was synced by e-mail alone, so her user name is her e-mail: the row that brings
+    her external id is about her, not a clash with her own user name."""
+    ada = {"email": "ada@acme.test", "display_name": "Ada"}
+    created = (await sync(tenant, people=[ada]))["people"][0]
+    result = await sync(tenant, mode="full", people=[{**ada, "external_id": "E1"}])
+    assert [(r["result"], r["id"]) for r in result["people"]] == [("updated", created["id"])]
+    person = (await people_by_name(tenant))["ada@acme.test"]
+    assert person["external_id"] == "E1" and person["active"] is True
+
+
+async def test_full_never_deactivates_people_named_by_rows_that_error(tenant: Tenant) -> None:
+    """Swapping user names errors on both rows (each name is still the other's), but both
+    people are in the snapshot: a full sync deactivates neither. So does a row whose e-mail
+    belongs to another external id (an HRIS that re-keyed its people)."""
+    rows: list[Json] = [
+        {"external_id": "A", "email": "a@acme.test", "user_name": "a", "display_name": "A"},
+        {"external_id": "B", "email": "b@acme.test", "user_name": "b", "display_name": "B"},
+        {"external_id": "C", "email": "c@acme.test", "display_name": "C"},
+    ]
+    await sync(tenant, people=rows)
+    swapped = [{**rows[0], "user_name": "b"}, {**rows[1], "user_name": "a"}]
+    rekeyed = {**rows[2], "external_id": "C2"}
+    result = await sync(tenant, mode="full", people=[*swapped, rekeyed])
+    assert [r["result"] for r in result["people"]] == ["error"] * 3
+    people = await people_by_name(tenant)
+    assert {name: p["active"] for name, p in people.items()} == {
+        "a": True,
+        "b": True,
+        "c@acme.test": True,
+    }
+
+
+async def test_user_names_and_emails_given_up_earlier_in_the_snapshot_are_free(
+    tenant: Tenant,
+) -> None:
+    rows: list[Json] = [
+        {"external_id": "A", "email": "a@acme.test", "user_name": "a", "display_name": "A"},
+        {"external_id": "B", "email": "b@acme.test", "user_name": "b", "display_name": "B"},
+    ]
+    await sync(tenant, people=rows)
+    moved = [
+        {**rows[0], "user_name": "c", "email": "c@acme.test"},
+        {**rows[1], "user_name": "a"},
+        {"email": "a@acme.test", "display_name": "New A"},
+    ]
+    result = await sync(tenant, people=moved)
+    assert [r["result"] for r in result["people"]] == ["updated", "updated", "created"]
+    people = await people_by_name(tenant)
+    assert people["c"]["external_id"] == "A" and people["a"]["external_id"] == "B"
+    assert people["a@acme.test"]["display_name"] == "New A"

@@ -307,3 +307,53 @@ async def test_discovery(scim: Tenant) -> None:
     assert ENTERPRISE in {s["id"] for s in schemas["Resources"]}
     assert (await scim.get(f"/scim/v2/Schemas/{ENTERPRISE}")).status_code == 200
     assert (await scim.get("/scim/v2/ResourceTypes/Nope")).status_code == 404
+
+
+async def test_not_matches_users_who_lack_the_attribute(scim: Tenant) -> None:
+    """A comparison on a missing attribute is false, so its negation is true (SQL's NOT of
+    NULL is NULL, which dropped those users)."""
+    await create_user(scim, "a@example.com")
+    await create_user(scim, "b@example.com", title="CTO")
+    assert await user_names(scim, 'not (title eq "CTO")') == ["a@example.com"]
+    assert await user_names(scim, 'title ne "CTO"') == ["a@example.com"]
+    assert await user_names(scim, 'not (not (title eq "CTO"))') == ["b@example.com"]
+    assert await user_names(scim, 'not (title eq "CTO" or name.formatted pr)') == ["a@example.com"]
+
+
+@pytest.mark.parametrize(
+    "start_index",
+    ["3", "9223372036854775807", "9223372036854775808", "1" + "0" * 30, "1" + "0" * 5000],
+)
+async def test_a_start_index_past_the_end_is_an_empty_page(scim: Tenant, start_index: str) -> None:
+    await create_user(scim, "ada@example.com")
+    await create_user(scim, "alan@example.com")
+    for path in ("/scim/v2/Users", "/scim/v2/Groups"):
+        response = await scim.get(path, params={"startIndex": start_index})
+        assert response.status_code == 200, response.text
+        assert response.json()["Resources"] == [] and response.json()["itemsPerPage"] == 0
+    search = await scim.post("/scim/v2/.search", json={"startIndex": int(start_index[:40])})
+    assert search.status_code == 200, search.text
+    assert search.json()["totalResults"] == 2 and search.json()["Resources"] == []
+
+
+@pytest.mark.parametrize(
+    ("in_query", "in_json"),
+    [("1.5", "1.5"), ("ten", '"ten"'), ("Infinity", "Infinity"), ("NaN", "NaN"), ("true", "true")],
+)
+async def test_paging_parameters_that_are_not_integers_are_400_invalid_value(
+    scim: Tenant, in_query: str, in_json: str
+) -> None:
+    for name in ("startIndex", "count"):
+        response = await scim.get("/scim/v2/Users", params={name: in_query})
+        assert response.status_code == 400, (name, in_query, response.text)
+        assert response.json()["scimType"] == "invalidValue"
+        body = f'{{"{name}": {in_json}}}'.encode()
+        searched = await scim.post("/scim/v2/.search", content=body, headers={"content-type": SCIM})
+        assert searched.status_code == 400, (name, in_json, searched.text)
+        assert searched.json()["scimType"] == "invalidValue"
+
+
+async def test_a_json_number_with_an_integral_value_is_that_integer(scim: Tenant) -> None:
+    integral = await scim.post("/scim/v2/.search", json={"startIndex": 2.0, "count": 1e300})
+    assert integral.status_code == 200, integral.text
+    assert integral.json()["startIndex"] == 2

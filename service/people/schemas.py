@@ -117,7 +117,8 @@ class PeopleSync(InputModel):
     mode: SyncMode = Field(
         default=SyncMode.UPSERT,
         description="`upsert` creates and updates; `full` also deactivates the active people "
-        "missing from the snapshot (and needs the admin scope).",
+        "missing from the snapshot (and needs the admin scope). Whoever a row names by "
+        "`external_id` or `email` is in the snapshot, even when that row is an `error`.",
     )
     dry_run: Flag = Field(default=False, description="Report what would happen; change nothing.")
     people: list[SyncPerson] = Field(default_factory=list, max_length=10_000)

@@ -1,9 +1,13 @@
 """Bulk HRIS sync: people and teams from one snapshot, with a result per row.
 
-People are matched by ``external_id``, else by e-mail (case-insensitively); managers and
-team members are resolved against the payload first, then against stored people. ``full``
-deactivates the active people the snapshot leaves out (orphan policy and events apply).
-A dry run does all of it inside a savepoint and rolls it back.
+People are matched by ``external_id``, else by e-mail (case-insensitively); a row whose
+``external_id`` nobody has yet adopts the person with its e-mail who has none (first synced
+by e-mail alone). Managers and team members are resolved against the payload first, then
+against stored people. ``full`` deactivates the active people the snapshot leaves out
+(orphan policy and events apply). A row that errors still names its people: whoever its
+``external_id`` or e-mail points at counts as in the snapshot, so a bad row never gets
+anyone deactivated (nor their goals reassigned). A dry run does all of it inside a
+savepoint and rolls it back.
 """
 
 from __future__ import annotations
@@ -48,13 +52,55 @@ class _Directory:
             self.by_email.setdefault(person.email.lower(), person)
         self.by_user_name[person.user_name.lower()] = person
 
+    def forget(self, person: Person) -> None:
+        """Drop the person's current keys before they change: a later row may take a user
+        name or e-mail this person gave up, and must not be matched to (or blocked by) them."""
+        entries = (
+            (self.by_external_id, person.external_id or ""),
+            (self.by_email, (person.email or "").lower()),
+            (self.by_user_name, person.user_name.lower()),
+        )
+        for index, key in entries:
+            if index.get(key) is person:
+                del index[key]
+
     def find(self, key: str) -> Person | None:
         return self.by_external_id.get(key) or self.by_email.get(key.lower())
 
     def match(self, row: SyncPerson) -> Person | None:
         if row.external_id is not None:
             return self.by_external_id.get(row.external_id)
-        return self.by_email.get((row.email or "").lower())
+        return self.by_email.get(_email(row))
+
+    def named_by(self, row: SyncPerson) -> list[Person]:
+        """Everyone the row's ``external_id`` or e-mail points at, whether or not it applies."""
+        named = [self.by_external_id.get(row.external_id or ""), self.by_email.get(_email(row))]
+        return [person for person in named if person is not None]
+
+
+def _email(row: SyncPerson) -> str:
+    return (row.email or "").lower()
+
+
+def _user_name(row: SyncPerson) -> str:
+    return row.user_name or row.email or row.external_id or ""
+
+
+def _resolve(directory: _Directory, row: SyncPerson) -> tuple[Person | None, str | None]:
+    """The stored person a row updates (``None``: a new person), or why it cannot apply.
+
+    The e-mail adoption runs before the user-name check: a person first synced by e-mail has
+    that e-mail as user name, and it is no conflict when the row is about them."""
+    person = directory.match(row)
+    if person is None and row.external_id is not None and row.email:
+        person = directory.by_email.get(_email(row))
+        if person is not None and person.external_id is not None:
+            return None, f"{row.email} belongs to external id {person.external_id!r}."
+    user_name = _user_name(row)
+    holder = directory.by_user_name.get(user_name.lower())
+    if holder is not None and holder is not person:
+        return person, f"Another person has user name {user_name!r}."
+    return person, None
 
 
 async def sync_people(
@@ -77,29 +123,23 @@ async def sync_people(
     )
 
 
+@dataclass
+class _Rows:
+    """What the upserts left for the later passes."""
+
+    results: list[SyncRowResult] = field(default_factory=list)
+    seen: set[uuid.UUID] = field(default_factory=set)
+    stored: list[tuple[SyncPerson, Person, SyncRowResult]] = field(default_factory=list)
+
+
 async def _sync_rows(
     session: AsyncSession, org: uuid.UUID, data: PeopleSync
 ) -> tuple[list[SyncRowResult], _Directory]:
     directory = _Directory()
     for person in await repository.all_people(session, org):
         directory.add(person)
-    results: list[SyncRowResult] = []
-    seen: set[uuid.UUID] = set()
-    stored: list[tuple[SyncPerson, Person, SyncRowResult]] = []
-    keys: set[str] = set()
-    for index, row in enumerate(data.people):
-        key = row.external_id or (row.email or "").lower()
-        result = SyncRowResult(index=index, key=key, id=None, result="unchanged")
-        results.append(result)
-        if key in keys:
-            result.result, result.errors = "error", ["The payload lists this person twice."]
-            continue
-        keys.add(key)
-        upserted = await _upsert(session, org, directory, row, result)
-        if upserted is not None:
-            seen.add(upserted.id)
-            stored.append((row, upserted, result))
-    for row, person, result in stored:
+    rows = await _upsert_rows(session, org, directory, data.people)
+    for row, person, result in rows.stored:
         await _set_manager(session, directory, row, person, result)
         if person.active != row.active:
             await ownership.set_active(session, person, row.active)
@@ -107,13 +147,37 @@ async def _sync_rows(
                 result.result = "updated"
     if data.mode is SyncMode.FULL:
         for missing in await repository.all_people(session, org):
-            if missing.active and missing.id not in seen:
+            if missing.active and missing.id not in rows.seen:
                 await ownership.set_active(session, missing, False)
                 key = missing.external_id or missing.user_name
-                results.append(
+                rows.results.append(
                     SyncRowResult(index=None, key=key, id=missing.id, result="deactivated")
                 )
-    return results, directory
+    return rows.results, directory
+
+
+async def _upsert_rows(
+    session: AsyncSession, org: uuid.UUID, directory: _Directory, people: list[SyncPerson]
+) -> _Rows:
+    rows = _Rows()
+    keys: set[str] = set()
+    for index, row in enumerate(people):
+        key = row.external_id or _email(row)
+        result = SyncRowResult(index=index, key=key, id=None, result="unchanged")
+        rows.results.append(result)
+        upserted = None
+        if key in keys:
+            result.result, result.errors = "error", ["The payload lists this person twice."]
+        else:
+            keys.add(key)
+            upserted = await _upsert(session, org, directory, row, result)
+        if upserted is None:
+            # The snapshot still holds whoever this row names: `full` must keep them.
+            rows.seen.update(person.id for person in directory.named_by(row))
+            continue
+        rows.seen.add(upserted.id)
+        rows.stored.append((row, upserted, result))
+    return rows
 
 
 async def _upsert(
@@ -123,23 +187,14 @@ async def _upsert(
     row: SyncPerson,
     result: SyncRowResult,
 ) -> Person | None:
-    person = directory.match(row)
-    user_name = row.user_name or row.email or row.external_id or ""
-    holder = directory.by_user_name.get(user_name.lower())
-    if holder is not None and holder is not person:
-        result.result, result.errors = "error", [f"Another person has user name {user_name!r}."]
+    person, problem = _resolve(directory, row)
+    if problem is not None:
+        result.result, result.errors = "error", [problem]
         return None
-    if row.external_id is not None and person is None and row.email:
-        other = directory.by_email.get(row.email.lower())
-        if other is not None and other.external_id not in (None, row.external_id):
-            result.result = "error"
-            result.errors = [f"{row.email} belongs to external id {other.external_id!r}."]
-            return None
-        person = other
     values = {
-        "external_id": row.external_id if row.external_id is not None else None,
+        "external_id": row.external_id,
         "email": row.email,
-        "user_name": user_name,
+        "user_name": _user_name(row),
         "display_name": row.display_name,
         "title": row.title,
         "employee_number": row.employee_number,
@@ -154,9 +209,10 @@ async def _upsert(
         if row.external_id is None:
             values["external_id"] = person.external_id
         changed = {k: v for k, v in values.items() if getattr(person, k) != v}
-        for name, value in changed.items():
-            setattr(person, name, value)
         if changed:
+            directory.forget(person)
+            for name, value in changed.items():
+                setattr(person, name, value)
             await session.flush()
             result.result = "updated"
     result.id = person.id

@@ -16,7 +16,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    not_,
     or_,
     select,
     true,
@@ -173,7 +172,9 @@ def compile_filter(
             compile_filter(expr.right, attributes, schemas, prefix),
         )
     if isinstance(expr, Not):
-        return not_(compile_filter(expr.expr, attributes, schemas, prefix))
+        # SQL's NOT of NULL (a comparison on a missing attribute) is NULL, which drops the
+        # row; SCIM's comparison is just false there, so its negation is true.
+        return compile_filter(expr.expr, attributes, schemas, prefix).is_not(True)
     if isinstance(expr, ValuePath):
         if prefix:
             raise FilterError("Value filters do not nest.")
@@ -211,7 +212,7 @@ async def list_users(
     if where is not None:
         clauses.append(where)
     total = (await session.execute(select(func.count()).where(*clauses))).scalar_one()
-    if limit == 0:
+    if limit == 0 or offset >= total:
         return total, []
     stmt = select(Person).where(*clauses).order_by(Person.created_at, Person.id)
     rows = await session.scalars(stmt.offset(offset).limit(limit))
@@ -231,7 +232,7 @@ async def list_groups(
     total = (
         await session.execute(select(func.count()).select_from(Team).where(*clauses))
     ).scalar_one()
-    if limit == 0:
+    if limit == 0 or offset >= total:
         return total, []
     stmt = select(Team).where(*clauses).order_by(Team.created_at, Team.id)
     rows = await session.scalars(stmt.offset(offset).limit(limit))

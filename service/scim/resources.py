@@ -21,8 +21,10 @@ KEPT_MULTI = ("emails", "phoneNumbers")
 KEPT_ENTERPRISE = ("costCenter", "organization", "division")
 DEFAULTED = "$defaulted"
 """Key in ``scim_attributes`` listing attributes the provider left out that a column still
-needs (``displayName`` falls back to the user name, ``active`` to true): SCIM shows them
-as unassigned, as they were sent."""
+needs. SCIM shows them as unassigned, as they were sent, only while the column still holds
+what "unassigned" stands for: ``displayName`` its fallback (``name``, else the user name),
+``active`` true. A person deactivated (or renamed) since, by REST or the HRIS sync, shows
+``active: false`` (or the new ``displayName``), so a later PATCH or PUT keeps it."""
 MAX_NAME = 200
 MAX_EMAIL = 320
 
@@ -42,7 +44,8 @@ class UserFields:
     external_id: str | None
     email: str | None
     title: str | None
-    active: bool
+    active: bool | None
+    """``None`` when left out: true on create, kept on PUT (see ``service.replace_user``)."""
     employee_number: str | None
     department: str | None
     manager_ref: str | None
@@ -78,18 +81,21 @@ def user_to_scim(person: Person, manager: Person | None, base: str) -> dict[str,
         "schemas": [CORE_USER],
         "id": str(person.id),
         "userName": person.user_name,
-        "displayName": person.display_name,
-        "active": person.active,
     }
-    for name in defaulted & {"displayName", "active"}:
-        del user[name]
+    fallback = _default_display_name(stored.get("name"), person.user_name)
+    if "displayName" not in defaulted or person.display_name != fallback:
+        user["displayName"] = person.display_name
+    if "active" not in defaulted or not person.active:
+        user["active"] = person.active
     if person.external_id is not None:
         user["externalId"] = person.external_id
     if person.title is not None:
         user["title"] = person.title
     user.update({k: v for k, v in stored.items() if k in KEPT_CORE + KEPT_MULTI})
-    if "emails" not in user and person.email:
-        user["emails"] = [{"value": person.email, "type": "work", "primary": True}]
+    # Shown with the address people.email holds now, or not at all.
+    emails = _emails_showing(user.pop("emails", None) or [], person.email)
+    if emails:
+        user["emails"] = emails
     enterprise: dict[str, Any] = {
         k: v for k, v in enterprise_stored.items() if k in KEPT_ENTERPRISE and v is not None
     }
@@ -136,7 +142,7 @@ def user_from_scim(data: Any) -> UserFields:
         external_id=_text(data, "externalId"),
         email=_work_email(kept.get("emails") or []),
         title=_text(data, "title"),
-        active=_boolean(attribute(data, "active"), "active", default=True),
+        active=_boolean(attribute(data, "active"), "active"),
         employee_number=_text(enterprise, "employeeNumber"),
         department=_text(enterprise, "department"),
         manager_ref=_manager_ref(attribute(enterprise, "manager")),
@@ -195,10 +201,10 @@ def _text(data: dict[str, Any], name: str, *, required: bool = False) -> str | N
         raise InvalidResource(f"`{name}` {exc}.") from exc
 
 
-def _boolean(value: Any, name: str, *, default: bool) -> bool:
+def _boolean(value: Any, name: str) -> bool | None:
     """Booleans, and the strings ``"True"``/``"False"`` Entra sends without aadOptscim062020."""
     if value is None:
-        return default
+        return None
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -207,10 +213,12 @@ def _boolean(value: Any, name: str, *, default: bool) -> bool:
 
 
 def _display_name(data: dict[str, Any], user_name: str) -> str:
-    shown = _text(data, "displayName")
-    if shown:
-        return shown
-    name = attribute(data, "name")
+    return _text(data, "displayName") or _default_display_name(attribute(data, "name"), user_name)
+
+
+def _default_display_name(name: Any, user_name: str) -> str:
+    """The display name of a User sent without one: its formatted name, else its given and
+    family names, else its user name."""
     if isinstance(name, dict):
         formatted = attribute(name, "formatted")
         parts = [attribute(name, "givenName"), attribute(name, "familyName")]
@@ -221,18 +229,38 @@ def _display_name(data: dict[str, Any], user_name: str) -> str:
 
 
 def _work_email(emails: list[dict[str, Any]]) -> str | None:
-    """The primary e-mail, else the work one, else the first."""
-    ranked = sorted(
-        emails,
-        key=lambda e: (attribute(e, "primary") is not True, attribute(e, "type") != "work"),
-    )
-    for email in ranked:
-        value = attribute(email, "value")
+    """The primary e-mail, else the work one, else the first: what ``people.email`` holds."""
+    chosen = _work_email_index(emails)
+    if chosen is None:
+        return None
+    value: str = attribute(emails[chosen], "value")
+    if len(value) > MAX_EMAIL:
+        raise InvalidResource(f"An e-mail address is at most {MAX_EMAIL} characters.")
+    return value
+
+
+def _work_email_index(emails: list[dict[str, Any]]) -> int | None:
+    def rank(index: int) -> tuple[bool, bool]:
+        email = emails[index]
+        return attribute(email, "primary") is not True, attribute(email, "type") != "work"
+
+    for index in sorted(range(len(emails)), key=rank):
+        value = attribute(emails[index], "value")
         if isinstance(value, str) and value:
-            if len(value) > MAX_EMAIL:
-                raise InvalidResource(f"An e-mail address is at most {MAX_EMAIL} characters.")
-            return value
+            return index
     return None
+
+
+def _emails_showing(stored: list[dict[str, Any]], email: str | None) -> list[dict[str, Any]]:
+    """The stored ``emails`` with the one ``people.email`` came from showing its current
+    value: REST may have changed or cleared it since, and filters match the column."""
+    if email is None:
+        return []
+    chosen = _work_email_index(stored)
+    if chosen is None:
+        return [*stored, {"value": email, "type": "work", "primary": True}]
+    entry = {k: email if k.lower() == "value" else v for k, v in stored[chosen].items()}
+    return [*stored[:chosen], entry, *stored[chosen + 1 :]]
 
 
 def _manager_ref(value: Any) -> str | None:

@@ -24,7 +24,7 @@ from service.scim.discovery import (
     SERVICE_PROVIDER,
     with_base,
 )
-from service.scim.service import Query
+from service.scim.query import Query
 
 PREFIX = "/scim/v2"
 router = APIRouter(prefix=PREFIX, route_class=UnitOfWorkRoute, include_in_schema=False)

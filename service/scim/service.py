@@ -1,10 +1,10 @@
 """SCIM provisioning: Users are people, Groups are teams. Rules and authorization only;
-SQL is in ``scim/repository.py``, the JSON mapping in ``scim/resources.py``."""
+SQL is in ``scim/repository.py``, the JSON mapping in ``scim/resources.py``, the reading
+of list and search parameters in ``scim/query.py``."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -24,17 +24,16 @@ from service.scim.discovery import (
     CORE_USER,
     ENTERPRISE_USER,
     LIST_RESPONSE,
-    MAX_RESULTS,
 )
-from service.scim.filter import FilterError, parse
+from service.scim.filter import FilterError, attribute, parse
 from service.scim.patch import PatchError, Schemas, apply_patch
+from service.scim.query import Query
 from service.scim.resources import (
     GroupFields,
     InvalidResource,
     UserFields,
     group_from_scim,
     group_to_scim,
-    project,
     user_from_scim,
     user_to_scim,
 )
@@ -43,47 +42,6 @@ from service.teams import repository as teams_repository
 USER_SCHEMAS = Schemas(CORE_USER, frozenset({ENTERPRISE_USER}))
 GROUP_SCHEMAS = Schemas(CORE_GROUP, frozenset())
 MAX_MANAGER_DEPTH = 100
-
-
-@dataclass(frozen=True)
-class Query:
-    """What a list or search asks for (RFC 7644 §3.4.2)."""
-
-    filter: str | None = None
-    start_index: int = 1
-    count: int = MAX_RESULTS
-    attributes: list[str] = field(default_factory=list)
-    excluded: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, params: dict[str, Any]) -> Query:
-        def names(value: Any) -> list[str]:
-            if isinstance(value, list):
-                return [str(v).strip() for v in value if str(v).strip()]
-            return [v.strip() for v in str(value or "").split(",") if v.strip()]
-
-        def number(name: str, default: int) -> int:
-            value = params.get(name)
-            if value is None or value == "":
-                return default
-            try:
-                return int(value)
-            except (TypeError, ValueError) as exc:
-                raise BadRequest(f"`{name}` is an integer.", scim_type="invalidValue") from exc
-
-        text = params.get("filter")
-        if text is not None and not isinstance(text, str):
-            raise BadRequest("`filter` is a string.", scim_type="invalidFilter")
-        return cls(
-            filter=text or None,
-            start_index=max(1, number("startIndex", 1)),
-            count=min(max(0, number("count", MAX_RESULTS)), MAX_RESULTS),
-            attributes=names(params.get("attributes")),
-            excluded=names(params.get("excludedAttributes")),
-        )
-
-    def shape(self, resource: dict[str, Any]) -> dict[str, Any]:
-        return project(resource, self.attributes, self.excluded)
 
 
 def _where(
@@ -171,27 +129,36 @@ async def create_user(
     holder = await repository.person_by_user_name(session, org, fields.user_name)
     if holder is not None and holder.deprovisioned_at is None:
         raise Conflict("A User with this userName already exists.", scim_type="uniqueness")
+    active = True if fields.active is None else fields.active
     person = holder or Person(
-        organization_id=org, user_name=fields.user_name, display_name="", active=fields.active
+        organization_id=org, user_name=fields.user_name, display_name="", active=active
     )
     person.deprovisioned_at = None
-    await _store_user(session, person, fields, creating=holder is None)
+    await _store_user(session, person, fields, creating=holder is None, active=active)
     return (await _render_users(session, org, [person], base))[0]
 
 
 async def replace_user(
     session: AsyncSession, principal: Principal, ident: str, body: Any, base: str
 ) -> dict[str, Any]:
+    """Replace the User. An ``active`` left out keeps the person's state (RFC 7643 gives it
+    no default): identity providers PUT without it, and must not revive someone deactivated
+    in Meridian, nor deactivate anyone by omission."""
     require(principal, Scope.SCIM)
     person = await _user(session, principal, ident, for_update=True)
-    await _store_user(session, person, _user_fields(body), creating=False)
+    fields = _user_fields(body)
+    active = person.active if fields.active is None else fields.active
+    await _store_user(session, person, fields, creating=False, active=active)
     return (await _render_users(session, principal.organization_id, [person], base))[0]
 
 
 async def patch_user(
     session: AsyncSession, principal: Principal, ident: str, body: Any, base: str
 ) -> dict[str, Any]:
-    """Apply the operations to the User's JSON, then store it as a ``PUT`` would."""
+    """Apply the operations to the User's JSON, then store it as a ``PUT`` would. What no
+    operation targets stays as it is (the User's JSON shows ``active`` whenever it is
+    false); an operation that removes ``active`` leaves it unassigned, which is true, as on
+    create."""
     require(principal, Scope.SCIM)
     person = await _user(session, principal, ident, for_update=True)
     current = (await _render_users(session, principal.organization_id, [person], base))[0]
@@ -199,8 +166,18 @@ async def patch_user(
         patched = apply_patch(current, _operations(body), USER_SCHEMAS)
     except PatchError as exc:
         raise _invalid(exc) from exc
-    await _store_user(session, person, _user_fields(patched), creating=False)
+    fields = _user_fields(patched)
+    active = _patched_active(current, fields, person)
+    await _store_user(session, person, fields, creating=False, active=active)
     return (await _render_users(session, principal.organization_id, [person], base))[0]
+
+
+def _patched_active(current: dict[str, Any], fields: UserFields, person: Person) -> bool:
+    if fields.active is not None:
+        return fields.active
+    # Gone from JSON that showed it: an operation removed it, and unassigned is true, as on
+    # create. Never shown: untouched, and true already (the JSON shows it whenever false).
+    return attribute(current, "active") is not None or person.active
 
 
 async def delete_user(session: AsyncSession, principal: Principal, ident: str) -> None:
@@ -221,7 +198,7 @@ def _user_fields(body: Any) -> UserFields:
 
 
 async def _store_user(
-    session: AsyncSession, person: Person, fields: UserFields, *, creating: bool
+    session: AsyncSession, person: Person, fields: UserFields, *, creating: bool, active: bool
 ) -> None:
     org = person.organization_id
     excluding = None if creating else person.id
@@ -248,7 +225,7 @@ async def _store_user(
     person.department = fields.department
     person.scim_attributes = fields.scim_attributes
     await session.flush()
-    await ownership.set_active(session, person, fields.active)
+    await ownership.set_active(session, person, active)
 
 
 async def _manager_id(session: AsyncSession, person: Person, ref: str | None) -> uuid.UUID | None:
