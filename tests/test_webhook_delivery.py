@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 
-from service.webhooks.dispatcher import Dispatcher
+from service.webhooks.dispatcher import Dispatcher, DispatcherConfig, asyncpg_dsn
 from tests.conftest import Tenant, dispatching, emit
 from tests.receiver import Received, Receiver, Reply
 
@@ -122,7 +124,8 @@ async def test_a_failing_receiver_that_recovers_gets_every_event(
 async def test_the_schedule_runs_out_and_the_message_fails(
     app: FastAPI, tenant: Tenant, dispatcher: Dispatcher
 ) -> None:
-    async with Receiver(lambda _: Reply(503)) as receiver:
+    # A 500, not a 503: an overloaded receiver's retries wait the 60 s penalty (§4.4).
+    async with Receiver(lambda _: Reply(500)) as receiver:
         await endpoint(tenant, receiver.url)
         [event_id] = await emit(app, tenant.organization_id, "kpi.breached")
         async with dispatching(dispatcher):
@@ -130,7 +133,7 @@ async def test_the_schedule_runs_out_and_the_message_fails(
             await asyncio.sleep(0.5)
     assert len(receiver.received) == 3  # first attempt and the two retries of the schedule
     [delivery] = await deliveries(tenant, event_id)
-    assert delivery["status"] == "failed" and delivery["last_status_code"] == 503
+    assert delivery["status"] == "failed" and delivery["last_status_code"] == 500
 
 
 async def test_redirects_are_failures_and_are_not_followed(
@@ -203,16 +206,21 @@ async def test_receiver_directives_abort_the_message_or_disable_the_endpoint(
 
 
 async def test_retry_after_is_honoured(
-    app: FastAPI, tenant: Tenant, dispatcher: Dispatcher
+    app: FastAPI, tenant: Tenant, database_url: str, dispatcher_config: DispatcherConfig
 ) -> None:
+    # The penalty shortened to 1 s: Retry-After 2 is within [1 s, 2 s], so it is kept.
+    config = dataclasses.replace(dispatcher_config, overload_penalty=1.0)
     replies = iter([Reply(429, headers={"retry-after": "2"}), Reply(200)])
-    async with Receiver(lambda _: next(replies)) as receiver:
+    async with (
+        Dispatcher(asyncpg_dsn(database_url), config) as dispatcher,
+        Receiver(lambda _: next(replies)) as receiver,
+    ):
         created = await endpoint(tenant, receiver.url)
         await emit(app, tenant.organization_id, "kpi.breached")
         async with dispatching(dispatcher):
             await receiver.wait_for(2, within=10)
     first, second = receiver.received
-    assert second.at - first.at >= 1.9  # not the 0.2 s the schedule alone would give
+    assert second.at - first.at >= 1.9  # neither the 0.2 s schedule nor the 1 s penalty
     url = f"/v1/webhook-endpoints/{created['id']}/attempts"
     attempts = (await tenant.get(url)).json()
     assert [a["outcome"] for a in attempts["items"]] == ["succeeded", "retrying"]
@@ -224,11 +232,24 @@ async def test_retry_after_is_honoured(
     assert older["next_cursor"] is None
 
 
+async def test_an_overloaded_receiver_gets_a_minute_whatever_the_schedule_says(
+    app: FastAPI, tenant: Tenant, dispatcher: Dispatcher
+) -> None:
+    """§4.4: 429, 502, 503, 504 and timeouts wait at least 60 s (the schedule says 0.2 s)."""
+    async with Receiver(lambda _: Reply(429)) as receiver:
+        await endpoint(tenant, receiver.url)
+        [event_id] = await emit(app, tenant.organization_id, "kpi.breached")
+        await dispatcher.dispatch_once()
+    [delivery] = await deliveries(tenant, event_id)
+    assert delivery["status"] == "retrying"
+    scheduled = datetime.fromisoformat(delivery["next_attempt_at"].replace("Z", "+00:00"))
+    recorded = datetime.fromisoformat(delivery["updated_at"].replace("Z", "+00:00"))
+    assert scheduled - recorded >= timedelta(seconds=59)
+
+
 async def test_a_hanging_receiver_times_out_without_holding_up_others(
     app: FastAPI, tenant: Tenant, settings: Any, database_url: str
 ) -> None:
-    from service.webhooks.dispatcher import DispatcherConfig, asyncpg_dsn
-
     config = DispatcherConfig.from_settings(
         settings.model_copy(update={"webhook_timeout": 1.0, "webhook_connect_timeout": 1.0})
     )
@@ -252,8 +273,6 @@ async def test_a_hanging_receiver_times_out_without_holding_up_others(
 async def test_a_notification_wakes_the_dispatcher_before_its_poll(
     app: FastAPI, tenant: Tenant, settings: Any, database_url: str
 ) -> None:
-    from service.webhooks.dispatcher import DispatcherConfig, asyncpg_dsn
-
     config = DispatcherConfig.from_settings(
         settings.model_copy(update={"webhook_poll_interval": 30})
     )
@@ -271,8 +290,6 @@ async def test_a_notification_wakes_the_dispatcher_before_its_poll(
 async def test_workers_on_one_queue_never_send_a_message_twice_at_once(
     app: FastAPI, tenant: Tenant, settings: Any, database_url: str, workers: int
 ) -> None:
-    from service.webhooks.dispatcher import DispatcherConfig, asyncpg_dsn
-
     config = DispatcherConfig.from_settings(settings.model_copy(update={"webhook_batch_size": 10}))
     async with Receiver(lambda _: Reply(delay=0.01)) as receiver:
         await endpoint(tenant, receiver.url)

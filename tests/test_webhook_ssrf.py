@@ -48,6 +48,11 @@ async def failing(host: str, port: int) -> list[str]:
         "https://198.18.0.1/",
         "https://[fe80::1]/",
         "https://[fc00::1]/",
+        "https://[::7f00:1]/",  # IPv4-compatible 127.0.0.1
+        "https://[::a9fe:a9fe]/",  # IPv4-compatible 169.254.169.254
+        "https://[::ffff:0:7f00:1]/",  # SIIT IPv4-translated 127.0.0.1
+        "https://[fec0::1]/",  # site-local
+        "https://[feff::1]/",
     ],
 )
 async def test_reserved_addresses_are_blocked(url: str) -> None:
@@ -75,6 +80,17 @@ async def test_reserved_addresses_are_blocked(url: str) -> None:
         "https:///path",
         "https://exa mple.com/",
         "https://" + "a" * 2100 + ".com/",
+        "https://example.com/hook\x01",  # httpx refused it only at send time
+        "https://example.com/hook\x00",
+        "https://example.com/hook\x7f",
+        "https://example.com/ho ok",
+        "https://example.com/hook\t",  # urlsplit drops tabs and newlines silently
+        "https://exa\nmple.com/hook",
+        "https://example.com/hook?a=\r\n",
+        "https://example.com/hook\x85",  # C1 control
+        "https://example.com/hook\u2028",  # Unicode line separator
+        "https://example.com/hook\u3000",  # ideographic space
+        "https://[::1]]/",  # urlsplit takes it, httpx does not
     ],
 )
 def test_loose_url_forms_are_refused(url: str) -> None:
@@ -117,6 +133,40 @@ async def test_the_allowlist_opens_its_cidrs_and_nothing_else() -> None:
             await ssrf.vetted_address(ssrf.parse_url(other, allow_http=True), failing, LOOPBACK)
     mapped = ssrf.parse_url("http://[::ffff:127.0.0.1]/", allow_http=True)
     assert await ssrf.vetted_address(mapped, failing, LOOPBACK) == ipaddress.ip_address("127.0.0.1")
+
+
+def test_the_deny_list_covers_deprecated_ipv6_forms_of_internal_addresses() -> None:
+    for text in ("::7f00:1", "::a00:1", "::ffff:0:7f00:1", "::ffff:0:a9fe:a9fe", "fec0::1"):
+        assert not ssrf.is_allowed(ipaddress.ip_address(text)), text
+    for text in ("2606:4700:4700::1111", "8.8.8.8", "::ffff:8.8.8.8"):
+        assert ssrf.is_allowed(ipaddress.ip_address(text)), text
+
+
+async def test_registration_refuses_urls_with_control_characters_or_whitespace(
+    tenant: Tenant,
+) -> None:
+    """REST and GraphQL, creating and changing: 422, and nothing is stored."""
+    good = "http://127.0.0.1:9/hook"
+    created = await tenant.create("/v1/webhook-endpoints", {"url": good})
+    # Inside: the schema strips whitespace around the URL.
+    for url in (good + "\u0001", good + "\u007f", good + "/a b", good + "/a\u2028b"):
+        response = await tenant.post("/v1/webhook-endpoints", json={"url": url})
+        assert response.status_code == 422, (url, response.text)
+        assert "control characters" in response.text
+        patched = await tenant.patch(
+            f"/v1/webhook-endpoints/{created['id']}",
+            json={"url": url},
+            headers={"If-Match": "*"},
+        )
+        assert patched.status_code == 422, (url, patched.text)
+        mutation = """mutation($input: CreateWebhookEndpointInput!) {
+            createWebhookEndpoint(input: $input) { __typename } }"""
+        answer = await tenant.post(
+            "/graphql", json={"query": mutation, "variables": {"input": {"url": url}}}
+        )
+        assert answer.json()["data"]["createWebhookEndpoint"]["__typename"] == "ValidationError"
+    listed = (await tenant.get("/v1/webhook-endpoints")).json()["items"]
+    assert [e["url"] for e in listed] == [good]
 
 
 async def test_registration_refuses_private_and_unresolvable_urls(tenant: Tenant) -> None:

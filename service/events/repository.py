@@ -6,13 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.pagination import PageRequest, decode_keyset
 from service.models import Event, WebhookMessage
 from service.webhooks.repository import NOTIFY
+
+FINISHED = ("succeeded", "failed", "canceled")
+"""Messages no longer queued: a redelivery starts them again, as one manual attempt."""
 
 
 async def list_events(
@@ -57,7 +60,10 @@ async def deliveries_of(session: AsyncSession, event_id: str) -> list[WebhookMes
 async def queue_redelivery(
     session: AsyncSession, organization_id: uuid.UUID, event_id: str, endpoint_id: uuid.UUID
 ) -> str | None:
-    """Queue one manual attempt; None when a worker is sending this message right now."""
+    """Queue one manual attempt, due now; None when a worker is sending this message right
+    now. A message still queued (pending, or retrying on its schedule) is only made due now:
+    it keeps its trigger and the rest of its retries, which a manual attempt would end."""
+    done = WebhookMessage.status.in_(FINISHED)
     stmt = (
         insert(WebhookMessage)
         .values(
@@ -69,9 +75,9 @@ async def queue_redelivery(
         .on_conflict_do_update(
             index_elements=[WebhookMessage.event_id, WebhookMessage.endpoint_id],
             set_={
-                "status": "pending",
-                "trigger": "manual",
-                "retry_index": 0,
+                "status": case((done, "pending"), else_=WebhookMessage.status),
+                "trigger": case((done, "manual"), else_=WebhookMessage.trigger),
+                "retry_index": case((done, 0), else_=WebhookMessage.retry_index),
                 "next_attempt_at": func.now(),
                 "locked_until": None,
                 "updated_at": func.now(),

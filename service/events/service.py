@@ -57,7 +57,8 @@ async def get_event(
 async def redeliver(
     session: AsyncSession, principal: Principal, event_id: str, endpoint_id: uuid.UUID
 ) -> str:
-    """One manual attempt with the same ``webhook-id`` and body; a failure is not retried."""
+    """One manual attempt with the same ``webhook-id`` and body; a failure is not retried.
+    A message still waiting for a retry is sent now and keeps its remaining retries."""
     require(principal, Scope.ADMIN)
     event = await repository.get_event(session, principal.organization_id, event_id)
     if event is None:

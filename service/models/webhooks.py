@@ -101,7 +101,8 @@ class WebhookMessage(Base):
         String(16), default="scheduled", server_default="scheduled"
     )
     attempt_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # Position in the retry schedule of the current round; redeliver and recover reset it.
+    # Position in the retry schedule of the current round; redelivering or recovering a
+    # finished message starts a new round (a message still retrying keeps its place).
     retry_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow

@@ -6,6 +6,11 @@ at once. ``LISTEN webhook_messages`` wakes them early; they poll anyway, because
 notification can be missed. On stop, deliveries in flight finish and are recorded, and the
 claimed messages not yet started are released at once for another dispatcher to send (so a
 stop waits for one round of requests, never for a whole batch).
+
+One message never costs another its delivery: whatever goes wrong while sending one (a
+receiver's odd answer, a URL stored before today's vetting, our own bug) is recorded as that
+message's failed attempt, and a result the database refuses is recorded on its own, without
+its details. The loop logs and survives anything else.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +29,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 
+from service.common.database_errors import connection_lost
 from service.common.failure_runs import FailureRun
 from service.common.ids import prefixed
 from service.config import Settings
@@ -34,6 +41,9 @@ from service.webhooks.secret_box import SecretBox, box_from_settings
 
 logger = logging.getLogger("meridian.webhooks")
 CHANNEL = "webhook_messages"
+UNEXPECTED = "internal_error"
+"""The error class of an attempt that raised what the sender does not expect."""
+UNSTORABLE = "The attempt's response body and error text could not be stored."
 UNREADABLE_SECRETS = (
     "No signing secret of this endpoint opens with the configured MERIDIAN_SECRET_KEYS; "
     "nothing was sent."
@@ -50,6 +60,7 @@ class DispatcherConfig:
     lease_seconds: float = 60.0
     poll_interval: float = 2.0
     disable_after_seconds: float = 5 * 24 * 3600
+    overload_penalty: float = policy.OVERLOAD_PENALTY_SECONDS
     # Opens the sealed signing secrets; None only where nothing is sent (tests of claims).
     secret_box: SecretBox | None = None
 
@@ -103,6 +114,10 @@ class Dispatcher:
         self.resolver = resolver
         # Shared with ``run_dispatcher``: an outage is one run whichever step fails.
         self.failures = failures or FailureRun(logger, "webhook dispatch")
+        # Messages that met something unexpected: a bug hitting every message of every
+        # batch is then one logged traceback, not one per message.
+        self.message_failures = FailureRun(logger, "webhook message handling")
+        self._troubled = False  # whether this batch met something unexpected
         self._wake = asyncio.Event()
         # httpx's pool gets slower per request with many connections in play; a few
         # requests in flight per dispatcher deliver more per second (see bench/README.md).
@@ -143,7 +158,7 @@ class Dispatcher:
                 sent = await self.dispatch_once()
                 if not sent:
                     wait = await self._until_next_token(wait)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except Exception as error:  # an outage, or a bug: both are retried after a wait
                 self.failures.failed(error)
             else:
                 self.failures.succeeded()
@@ -165,6 +180,7 @@ class Dispatcher:
             )
         if not claimed:
             return 0
+        self._troubled = False
         try:
             attempts = await asyncio.gather(*(self._attempt(message) for message in claimed))
         except asyncio.CancelledError:
@@ -181,6 +197,8 @@ class Dispatcher:
             logger.info("released unsent webhook messages", extra={"messages": len(unsent)})
         if results:
             await self._record(results)
+        if not self._troubled:
+            self.message_failures.succeeded()
         return len(claimed)
 
     async def _until_next_token(self, poll_interval: float) -> float:
@@ -199,21 +217,39 @@ class Dispatcher:
         return reaped
 
     async def _attempt(self, message: queue.Claimed) -> tuple[queue.Recorded, str | None] | None:
-        """Send one message and decide its outcome; ``None`` when a stop came first."""
+        """Send one message and decide its outcome; ``None`` when a stop came first. Nothing
+        raised here escapes: it would fail the whole batch, other tenants' messages too."""
         async with self._slots:
             if self._stop is not None and self._stop.is_set():
                 return None
             started_at = datetime.now(UTC)
-            sent = await self._send(message)
+            started = time.perf_counter()
+            try:
+                sent = await self._send(message)
+            except Exception as error:
+                self._unexpected(error)
+                elapsed_ms = int((time.perf_counter() - started) * 1000)
+                failure = policy.Result(None, UNEXPECTED)
+                sent = sender.Sent(failure, elapsed_ms, None, sender.describe(error))
+        return self._decided(message, started_at, sent)
+
+    def _decided(
+        self, message: queue.Claimed, started_at: datetime, sent: sender.Sent
+    ) -> tuple[queue.Recorded, str | None]:
         now = datetime.now(UTC)
-        decision = decide(
-            sent.result,
-            trigger=message.trigger,
-            retry_index=message.retry_index,
-            schedule=self.config.schedule,
-            now=now,
-            jitter=self.config.jitter,
-        )
+        try:
+            decision = decide(
+                sent.result,
+                trigger=message.trigger,
+                retry_index=message.retry_index,
+                schedule=self.config.schedule,
+                now=now,
+                jitter=self.config.jitter,
+                overload_penalty=self.config.overload_penalty,
+            )
+        except Exception as error:  # e.g. a retry too far ahead for a datetime: none is made
+            self._unexpected(error)
+            decision = policy.Decision("failed")
         recorded = queue.Recorded(
             claimed=message,
             started_at=started_at,
@@ -226,6 +262,10 @@ class Dispatcher:
             error=sent.error,
         )
         return recorded, decision.disable_reason
+
+    def _unexpected(self, error: Exception) -> None:
+        self._troubled = True
+        self.message_failures.failed(error)
 
     async def _send(self, message: queue.Claimed) -> sender.Sent:
         assert self._client is not None and self.config.secret_box is not None
@@ -246,6 +286,38 @@ class Dispatcher:
         return await sender.send(self._client, outgoing, self.config.sender, self.resolver)
 
     async def _record(self, results: Sequence[tuple[queue.Recorded, str | None]]) -> None:
+        """Record a batch in one transaction; if the database refuses it for anything but a
+        lost connection (a value it cannot store), record each message on its own."""
+        try:
+            await self._record_together(results)
+        except Exception as error:
+            if connection_lost(error):
+                raise
+            self._unexpected(error)
+            await self._record_each(results)
+
+    async def _record_each(self, results: Sequence[tuple[queue.Recorded, str | None]]) -> None:
+        """Each result in its own transaction, and one the database still refuses without
+        the receiver's answer and our error text: what is left is ids, numbers and our own
+        words. A failure that remains (the database went away) is raised after the others
+        were tried."""
+        first_error: Exception | None = None
+        for result, disable_reason in results:
+            try:
+                await self._record_together([(result, disable_reason)])
+            except Exception as error:
+                if connection_lost(error):
+                    first_error = first_error or error
+                    continue
+                plain = replace(result, response_body=None, error=UNSTORABLE)
+                try:
+                    await self._record_together([(plain, disable_reason)])
+                except Exception as again:
+                    first_error = first_error or again
+        if first_error is not None:
+            raise first_error
+
+    async def _record_together(self, results: Sequence[tuple[queue.Recorded, str | None]]) -> None:
         recorded = [r for r, _ in results]
         disable_reasons: dict[uuid.UUID, str] = {
             r.claimed.endpoint_id: reason for r, reason in results if reason
@@ -316,7 +388,7 @@ async def run_dispatcher(dsn: str, config: DispatcherConfig, stop: asyncio.Event
         try:
             async with Dispatcher(dsn, config, failures=failures) as dispatcher:
                 await dispatcher.run(stop)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except Exception as error:  # an outage or a bug: a new dispatcher, after a wait
             failures.failed(error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=config.poll_interval)

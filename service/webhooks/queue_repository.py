@@ -266,13 +266,22 @@ async def record(connection: Any, results: Sequence[Recorded]) -> set[int]:
             [r.started_at for r in rows],
             [r.duration_ms for r in rows],
             [r.status_code for r in rows],
-            [r.response_body for r in rows],
+            [storable(r.response_body) for r in rows],
             [r.error_class for r in rows],
-            [r.error for r in rows],
+            [storable(r.error) for r in rows],
             [r.outcome for r in rows],
             [r.next_attempt_at for r in rows],
         )
     return kept
+
+
+def storable(text: str | None) -> str | None:
+    """``text`` as PostgreSQL can store it: no NUL (a receiver's body may hold one, and
+    decoding it with ``errors="replace"`` keeps it) and no lone surrogate (an exception's
+    text may); each becomes a replacement character."""
+    if text is None:
+        return None
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 async def track_failures(connection: Any, ok_by_endpoint: dict[uuid.UUID, bool]) -> None:

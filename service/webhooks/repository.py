@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import DateTime, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.pagination import PageRequest, decode_cursor
@@ -93,17 +93,58 @@ async def cancel_queued(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
     )
 
 
-async def requeue_failed(
+RECOVERABLE = ("failed", "canceled")
+"""Messages that ended without a delivery: recover queues them again."""
+
+REPLAY_MISSING = text("""
+INSERT INTO webhook_messages (organization_id, event_id, endpoint_id, trigger)
+SELECT ev.organization_id, ev.id, e.id, 'recover'
+FROM webhook_endpoints e
+JOIN events ev ON ev.organization_id = e.organization_id
+WHERE e.id = :endpoint_id
+  AND ev.created_at >= greatest(:since, e.created_at)
+  AND (CAST(:until AS timestamptz) IS NULL OR ev.created_at < :until)
+  AND ev.suppressed_reason IS NULL
+  AND (ev.endpoint_id IS NULL OR ev.endpoint_id = e.id)
+  -- The events_fan_out trigger's subscription rule (migration 0004), for the endpoint's
+  -- event types as they are now.
+  AND (
+    ev.endpoint_id IS NOT NULL
+    OR cardinality(e.event_types) = 0
+    OR EXISTS (
+      SELECT 1 FROM unnest(e.event_types) AS pattern
+      WHERE pattern = ev.type
+         OR pattern = '*'
+         OR (right(pattern, 2) = '.*'
+             AND left(ev.type, length(pattern) - 1) = left(pattern, length(pattern) - 1))
+    )
+  )
+  AND NOT EXISTS (SELECT 1 FROM webhook_messages m
+                  WHERE m.event_id = ev.id AND m.endpoint_id = e.id)
+ORDER BY ev.created_at, ev.id
+LIMIT :limit
+ON CONFLICT (event_id, endpoint_id) DO NOTHING
+RETURNING id
+""").bindparams(
+    bindparam("since", type_=DateTime(timezone=True)),
+    bindparam("until", type_=DateTime(timezone=True)),
+)
+"""Queues the events of the window that the endpoint subscribes to but never had a message
+for (emitted while it was disabled), since it was created: "replay missing" (§4.7)."""
+
+
+async def requeue_undelivered(
     session: AsyncSession,
     endpoint_id: uuid.UUID,
     since: datetime,
     until: datetime | None,
     limit: int,
 ) -> int:
-    """Failed messages of the window become due now with a fresh retry schedule."""
+    """Failed and canceled messages of the window become due now with a fresh retry
+    schedule."""
     window = [
         WebhookMessage.endpoint_id == endpoint_id,
-        WebhookMessage.status == "failed",
+        WebhookMessage.status.in_(RECOVERABLE),
         WebhookMessage.created_at >= since,
     ]
     if until is not None:
@@ -113,7 +154,7 @@ async def requeue_failed(
     )
     result = await session.execute(
         update(WebhookMessage)
-        .where(WebhookMessage.id.in_(chosen), WebhookMessage.status == "failed")
+        .where(WebhookMessage.id.in_(chosen), WebhookMessage.status.in_(RECOVERABLE))
         .values(
             status="pending",
             trigger="recover",
@@ -124,6 +165,21 @@ async def requeue_failed(
         .returning(WebhookMessage.id)
     )
     count = len(result.all())
+    if count:
+        await session.execute(NOTIFY)
+    return count
+
+
+async def queue_missing(
+    session: AsyncSession,
+    endpoint_id: uuid.UUID,
+    since: datetime,
+    until: datetime | None,
+    limit: int,
+) -> int:
+    """Messages, due now, for the window's events that never had one for this endpoint."""
+    params = {"endpoint_id": endpoint_id, "since": since, "until": until, "limit": limit}
+    count = len((await session.execute(REPLAY_MISSING, params)).all())
     if count:
         await session.execute(NOTIFY)
     return count

@@ -133,7 +133,7 @@ async def delete_endpoint(
 async def enable_endpoint(
     session: SessionDep, principal: AdminPrincipal, endpoint_id: uuid.UUID, response: Response
 ) -> WebhookEndpointRead:
-    """Enable again; the failure clock restarts. `recover` sends what failed meanwhile."""
+    """Enable again; the failure clock restarts. `recover` sends what was missed meanwhile."""
     endpoint = await service.set_disabled(session, principal, endpoint_id, False)
     read = WebhookEndpointRead.model_validate(endpoint)
     response.headers["ETag"] = etag_of(endpoint, read)
@@ -188,7 +188,9 @@ async def send_test(
 async def recover(
     session: SessionDep, principal: AdminPrincipal, endpoint_id: uuid.UUID, body: RecoverRequest
 ) -> RecoverResult:
-    """Queue again the messages that failed since a time (at most 14 days, 10,000 messages)."""
+    """Queue what this endpoint did not get since a time (at most 14 days, 10,000 messages):
+    its failed and canceled messages again, with a fresh retry schedule, and the events it
+    subscribes to that were emitted while it was disabled. Each keeps its `webhook-id`."""
     return RecoverResult(requeued=await service.recover(session, principal, endpoint_id, body))
 
 

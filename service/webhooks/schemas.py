@@ -108,12 +108,15 @@ class SecretRotated(OutputModel):
 
 
 class RecoverRequest(InputModel):
-    since: InputDateTime = Field(description="Failed messages created at or after this time.")
+    since: InputDateTime = Field(description="Messages and events created at or after this time.")
     until: InputDateTime | None = None
 
 
 class RecoverResult(OutputModel):
-    requeued: int = Field(description="Failed messages queued again for this endpoint.")
+    requeued: int = Field(
+        description="Messages queued for this endpoint: failed or canceled ones again, and "
+        "events emitted while it was disabled."
+    )
 
 
 class TestSent(OutputModel):

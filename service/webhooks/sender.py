@@ -95,12 +95,12 @@ async def send(
     except TimeoutError:
         return Sent(Result(None, "timeout"), _ms(started), None, "The request timed out.")
     except httpx.TimeoutException as exc:
-        return Sent(Result(None, "timeout"), _ms(started), None, _describe(exc))
+        return Sent(Result(None, "timeout"), _ms(started), None, describe(exc))
     except httpx.ConnectError as exc:
         kind = "tls" if "SSL" in str(exc) or "certificate" in str(exc) else "connect"
-        return Sent(Result(None, kind), _ms(started), None, _describe(exc))
+        return Sent(Result(None, kind), _ms(started), None, describe(exc))
     except httpx.HTTPError as exc:
-        return Sent(Result(None, "protocol"), _ms(started), None, _describe(exc))
+        return Sent(Result(None, "protocol"), _ms(started), None, describe(exc))
 
 
 async def _post(
@@ -154,7 +154,8 @@ async def _read_limited(response: httpx.Response, limit: int) -> str:
     return b"".join(chunks)[:limit].decode("utf-8", errors="replace")
 
 
-def _describe(exc: Exception) -> str:
+def describe(exc: BaseException) -> str:
+    """The error as the attempt log stores it (its column holds 500 characters)."""
     return f"{type(exc).__name__}: {exc}"[:500]
 
 

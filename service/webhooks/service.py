@@ -144,7 +144,7 @@ async def set_disabled(
     session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, disabled: bool
 ) -> WebhookEndpoint:
     """Disabling cancels what is queued; enabling restarts the failure clock. Use ``recover``
-    to send what failed or was canceled meanwhile."""
+    to send what failed, was canceled or was emitted meanwhile."""
     endpoint = await get_endpoint(session, principal, endpoint_id, for_update=True)
     if endpoint.disabled == disabled:
         return endpoint
@@ -190,6 +190,9 @@ async def send_test(session: AsyncSession, principal: Principal, endpoint_id: uu
 async def recover(
     session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, data: RecoverRequest
 ) -> int:
+    """Queue what the endpoint did not get in the window: its failed and canceled messages
+    again, and the events it subscribes to that were emitted while it was disabled (§4.7's
+    "replay missing"). At most ``MAX_RECOVER_MESSAGES`` in all; returns how many."""
     endpoint = await get_endpoint(session, principal, endpoint_id)
     until = data.until or utcnow()
     if until <= data.since:
@@ -198,9 +201,15 @@ async def recover(
         raise ValidationFailed.on("since", "Recover at most 14 days at a time.")
     if endpoint.disabled:
         raise Conflict("The endpoint is disabled; enable it before recovering messages.")
-    return await repository.requeue_failed(
+    requeued = await repository.requeue_undelivered(
         session, endpoint.id, data.since, data.until, MAX_RECOVER_MESSAGES
     )
+    if requeued == MAX_RECOVER_MESSAGES:
+        return requeued
+    missing = await repository.queue_missing(
+        session, endpoint.id, data.since, data.until, MAX_RECOVER_MESSAGES - requeued
+    )
+    return requeued + missing
 
 
 async def list_attempts(

@@ -11,9 +11,12 @@ import asyncio
 import ipaddress
 import re
 import socket
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -40,8 +43,8 @@ DENIED_NETWORKS: tuple[Network, ...] = tuple(
         "203.0.113.0/24",
         "224.0.0.0/4",
         "240.0.0.0/4",
-        "::/128",
-        "::1/128",
+        "::/96",  # IPv4-compatible (deprecated; ::7f00:1 is 127.0.0.1), with :: and ::1
+        "::ffff:0:0:0/96",  # SIIT IPv4-translated (::ffff:0:7f00:1)
         "64:ff9b::/96",
         "64:ff9b:1::/48",
         "100::/64",
@@ -51,6 +54,7 @@ DENIED_NETWORKS: tuple[Network, ...] = tuple(
         "5f00::/16",
         "fc00::/7",
         "fe80::/10",
+        "fec0::/10",  # site-local (deprecated, still routed inside some networks)
         "ff00::/8",
     )
 )
@@ -88,10 +92,15 @@ def parse_allowlist(text: str) -> tuple[Network, ...]:
 def parse_url(url: str, *, allow_http: bool) -> Target:
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeUrl(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    if any(_is_control_or_space(char) for char in url):
+        # urlsplit drops tabs and newlines silently, httpx refuses control characters at
+        # send time: neither may decide what such a URL means.
+        raise UnsafeUrl("The URL must not contain whitespace or control characters.")
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as exc:
+        httpx.URL(url)  # what the sender will be given must parse there too
+    except (ValueError, httpx.InvalidURL) as exc:
         raise UnsafeUrl("The URL cannot be parsed.") from exc
     schemes = ("https", "http") if allow_http else ("https",)
     if parts.scheme not in schemes:
@@ -104,6 +113,11 @@ def parse_url(url: str, *, allow_http: bool) -> Target:
     default_port = 443 if parts.scheme == "https" else 80
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(parts.scheme, host, port or default_port, path, literal)
+
+
+def _is_control_or_space(char: str) -> bool:
+    """C0, DEL and C1 controls, and any whitespace (Unicode's too)."""
+    return char.isspace() or unicodedata.category(char) == "Cc"
 
 
 def _parse_host(netloc: str, hostname: str | None) -> tuple[str, IPAddress | None]:
