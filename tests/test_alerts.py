@@ -151,8 +151,15 @@ async def test_scheduled_evaluation_handles_pending_and_no_data(
     await evaluate_all(app.state.sessionmaker, now=t0 + timedelta(minutes=6))
     assert [e["type"] for e in await history(tenant)] == ["kpi.breached"]
     await evaluate_all(app.state.sessionmaker, now=t0 + timedelta(minutes=31))
-    types = [e["type"] for e in await history(tenant)]
-    assert types == ["kpi.no_data", "kpi.breached"]
+    # The breach episode ends (said so) and a no-data episode with its own key begins.
+    listed = await history(tenant)
+    assert [e["type"] for e in listed] == ["kpi.no_data", "kpi.recovered", "kpi.breached"]
+    events = [e["body"]["data"] for e in listed]
+    said = [(e["notification_reason"], e["alert_id"], e["dedup_key"]) for e in events]
+    (no_data, no_data_id, no_data_key), (ended, ended_id, ended_key), (new, new_id, key) = said
+    assert (no_data, ended, new) == ("no_data", "no_data", "new")
+    assert ended_id == new_id != no_data_id and ended_key == key == events[0]["fingerprint"]
+    assert no_data_key == key + ":no_data"
 
 
 async def test_racing_evaluators_emit_each_transition_once(app: FastAPI, tenant: Tenant) -> None:

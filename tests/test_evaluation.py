@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from service.kpis.evaluation import (
     SeriesState,
     State,
     evaluate,
+    unmuted,
 )
 from service.kpis.thresholds import Severity, build_thresholds
 
@@ -152,6 +154,76 @@ def test_no_data_alerting_is_a_critical_breach() -> None:
     w.see(6, T0)
     w.see(None, T0 + MIN, has_data=False)
     assert w.events[-1] == ("kpi.breached", "no_data") and w.state.severity is Severity.CRITICAL
+
+
+def test_no_data_alerting_fires_a_warning_only_rule_at_warning_and_recovers() -> None:
+    """Once fired as critical, a rule without a critical threshold could never recover:
+    every later evaluation with data failed, and with it every ingest for the KPI."""
+    s = Series(
+        policy(on_no_data=OnNoData.ALERTING, thresholds=build_thresholds("gt", {"warning": 5}))
+    )
+    s.see(None, T0, has_data=False)
+    assert s.state.state is State.FIRING and s.state.severity is Severity.WARNING
+    assert s.events == [("kpi.breached", "no_data")]
+    s.see(6, T0 + MIN)  # still breaching warning: the same episode, nothing to say
+    assert s.state.state is State.FIRING and len(s.events) == 1
+    s.see(1, T0 + 2 * MIN)
+    assert s.state.state is State.OK and s.events[-1] == ("kpi.recovered", "resolved")
+
+
+def test_a_severity_the_rule_has_no_threshold_for_deescalates_or_resolves() -> None:
+    """A series stored firing critical on a warning-only rule (as no-data alerting once left
+    them) is judged by what the rule has, never an assertion."""
+    warning_only = policy(thresholds=build_thresholds("gt", {"warning": 5}))
+    stuck = SeriesState(State.FIRING, Severity.CRITICAL, "alrt_x", T0, started_at=T0)
+    out = evaluate(warning_only, stuck, Observation(6, True, 1), T0 + MIN, "alrt_y")
+    assert out.state.severity is Severity.WARNING and out.state.alert_id == "alrt_x"
+    assert [(e.type, e.reason) for e in out.events] == [("kpi.breached", "deescalated")]
+    out = evaluate(warning_only, stuck, Observation(1, True, 1), T0 + MIN, "alrt_y")
+    assert out.state.state is State.OK
+    assert [(e.type, e.reason) for e in out.events] == [("kpi.recovered", "resolved")]
+    critical_only = policy(thresholds=build_thresholds("gt", {"critical": 10}))
+    warned = SeriesState(State.FIRING, Severity.WARNING, "alrt_x", T0, started_at=T0)
+    out = evaluate(critical_only, warned, Observation(1, True, 1), T0 + MIN, "alrt_y")
+    assert [(e.type, e.reason) for e in out.events] == [("kpi.recovered", "resolved")]
+
+
+def test_no_data_while_firing_resolves_the_breach_then_opens_its_own_episode() -> None:
+    s = Series(policy())
+    s.see(6, T0)
+    breach = s.state.alert_id
+    out = s.see(None, T0 + MIN, has_data=False)
+    assert [(e.type, e.reason, e.alert_id) for e in out.events] == [
+        ("kpi.recovered", "no_data", breach),
+        ("kpi.no_data", "no_data", s.state.alert_id),
+    ]
+    assert s.state.state is State.NO_DATA and s.state.alert_id != breach
+    assert s.state.severity is None and s.state.started_at == T0 + MIN
+    keeping = Series(policy(keep_firing_for=10 * MIN))
+    keeping.see(6, T0)
+    keeping.see(1, T0 + MIN)  # recovering: the episode is still open
+    keeping.see(None, T0 + 2 * MIN, has_data=False)
+    assert keeping.events[1:] == [("kpi.recovered", "no_data"), ("kpi.no_data", "no_data")]
+
+
+def test_unmuted_restates_the_open_episode_and_restarts_the_reminders() -> None:
+    firing = SeriesState(
+        State.FIRING, Severity.CRITICAL, "alrt_x", T0, started_at=T0, last_notified_at=T0
+    )
+    out = unmuted(firing, T0 + 5 * MIN)
+    [said] = out.events
+    assert (said.type, said.reason, said.state, said.severity, said.alert_id) == (
+        "kpi.breached",
+        "unmuted",
+        State.FIRING,
+        Severity.CRITICAL,
+        "alrt_x",
+    )
+    assert out.state == replace(firing, last_notified_at=T0 + 5 * MIN)
+    silent = SeriesState(State.NO_DATA, None, "alrt_n", T0, started_at=T0, last_notified_at=T0)
+    assert [(e.type, e.reason) for e in unmuted(silent, T0 + MIN).events] == [
+        ("kpi.no_data", "unmuted")
+    ]
 
 
 def test_no_data_ok_resolves() -> None:

@@ -13,7 +13,7 @@ import pytest
 from service.kpis.durations import format_duration, parse_bucket, parse_duration
 from tests.conftest import Tenant
 from tests.test_graphql import gql
-from tests.test_graphql_kpis import CREATE_RULE, UPDATE_RULE, make_kpi
+from tests.test_graphql_kpis import CREATE_KPI, CREATE_RULE, UPDATE_KPI, UPDATE_RULE, make_kpi
 from tests.test_graphql_mutations import mutate
 
 RULES = "/v1/kpis/churn/alert-rules"
@@ -255,3 +255,84 @@ async def test_graphql_muted_until_without_an_offset_is_refused(tenant: Tenant) 
     got = await mutate(tenant, CREATE_RULE, kpi="churn", input=naive)
     assert got["__typename"] == "ValidationError", got
     assert (await tenant.get(RULES)).json() == []
+
+
+# ---- periods of at least a second ------------------------------------------------------
+
+PERIODS = ["window", "no_data_after", "renotify_interval"]
+TOO_SHORT = ["PT0S", "P0D", "PT0.5S", "PT0.999999S"]
+
+
+@pytest.mark.parametrize("field", PERIODS)
+async def test_rest_refuses_periods_under_a_second(tenant: Tenant, field: str) -> None:
+    """A zero window holds no reading (every rule's series went no-data on its first one),
+    a zero no-data timeout the same, a zero reminder interval re-notified on every ingest."""
+    await make_kpi(tenant)
+    for text in TOO_SHORT:
+        response = await tenant.post(RULES, json={"operator": "gt", "critical": 1, field: text})
+        assert response.status_code == 422, (text, response.text)
+        assert response.json()["errors"][0]["loc"][-1] == field
+        assert "at least PT1S" in response.json()["errors"][0]["msg"]
+    rule = await tenant.create(RULES, {"operator": "gt", "critical": 1, field: "PT1S"})
+    assert rule[field] == "PT1S"
+    response = await tenant.patch(f"{RULES}/{rule['id']}", json={field: "PT0S"})
+    assert response.status_code == 422, response.text
+    assert (await tenant.get(f"{RULES}/{rule['id']}")).json()[field] == "PT1S"
+
+
+@pytest.mark.parametrize("field", ["window", "noDataAfter", "renotifyInterval"])
+async def test_graphql_refuses_periods_under_a_second(tenant: Tenant, field: str) -> None:
+    await make_kpi(tenant)
+    got = await mutate(
+        tenant, CREATE_RULE, kpi="churn", input={"operator": "GT", "critical": 1, field: "PT0S"}
+    )
+    assert got["__typename"] == "ValidationError", got
+    assert [f["field"] for f in got["fields"]] == [field]
+    rule = await tenant.create(RULES, {"operator": "gt", "critical": 1})
+    got = await mutate(tenant, UPDATE_RULE, kpi="churn", id=rule["id"], input={field: "PT0S"})
+    assert got["__typename"] == "ValidationError", got
+    assert [r["version"] for r in (await tenant.get(RULES)).json()] == [1]
+
+
+async def test_zero_pending_and_keep_firing_still_mean_at_once(tenant: Tenant) -> None:
+    await make_kpi(tenant)
+    body = {"operator": "gt", "critical": 1, "pending_for": "PT0S", "keep_firing_for": "PT0S"}
+    rule = await tenant.create(RULES, body)
+    assert (rule["pending_for"], rule["keep_firing_for"]) == ("PT0S", "PT0S")
+
+
+# ---- keys that are not ids -------------------------------------------------------------
+
+UUID_KEYS = [
+    "0123456789abcdef0123456789abcdef",
+    "01234567-89ab-cdef-0123-456789abcdef",
+    "0123-4567-89ab-cdef-0123-4567-89ab-cdef",  # uuid.UUID() drops every hyphen
+]
+
+
+async def test_rest_refuses_keys_that_are_uuids(tenant: Tenant) -> None:
+    """Paths and readings name a KPI by id or key and read a UUID as an id: such a key was
+    created (201) and then never found by it, or found another KPI whose id it was."""
+    other = await tenant.create("/v1/kpis", {"key": "other", "name": "Other"})
+    for key in [*UUID_KEYS, other["id"]]:
+        response = await tenant.post("/v1/kpis", json={"key": key, "name": "X"})
+        assert response.status_code == 422, (key, response.text)
+        [error] = response.json()["errors"]
+        assert error["loc"][-1] == "key" and "UUID" in error["msg"], error
+        patched = await tenant.patch("/v1/kpis/other", json={"key": key})
+        assert patched.status_code == 422, (key, patched.text)
+    assert [k["key"] for k in (await tenant.get("/v1/kpis")).json()["items"]] == ["other"]
+    # Near misses are keys as any other.
+    for key in ["0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdefa"]:
+        assert (await tenant.post("/v1/kpis", json={"key": key, "name": "X"})).status_code == 201
+        assert (await tenant.get(f"/v1/kpis/{key}")).json()["key"] == key
+
+
+async def test_graphql_refuses_keys_that_are_uuids(tenant: Tenant) -> None:
+    await make_kpi(tenant)
+    got = await mutate(tenant, CREATE_KPI, input={"key": UUID_KEYS[0], "name": "X"})
+    assert got["__typename"] == "ValidationError", got
+    assert [f["field"] for f in got["fields"]] == ["key"]
+    got = await mutate(tenant, UPDATE_KPI, ref="churn", input={"key": UUID_KEYS[1]})
+    assert got["__typename"] == "ValidationError", got
+    assert (await tenant.get("/v1/kpis/churn")).status_code == 200

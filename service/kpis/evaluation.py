@@ -68,7 +68,9 @@ class Observation:
 @dataclass(frozen=True)
 class Emitted:
     type: str  # kpi.breached | kpi.recovered | kpi.no_data | kpi.data_resumed
-    reason: str  # new | escalated | deescalated | renotify | no_data | resolved | resumed
+    # new | escalated | deescalated | renotify | no_data | resolved | resumed | unmuted
+    # | rule_changed
+    reason: str
     previous_state: State
     state: State
     severity: Severity | None
@@ -152,7 +154,8 @@ def _from_firing(
     policy: Policy, out: Outcome, breached: Severity | None, value: float, now: datetime
 ) -> Outcome:
     s = out.state
-    assert s.severity is not None
+    severity = s.severity
+    assert severity is not None
     t = policy.thresholds
     if breached is not None:
         if s.state is State.RECOVERING:  # breach again: back to firing, same episode, no event
@@ -160,17 +163,14 @@ def _from_firing(
             s = out.state
         if breached is Severity.CRITICAL and s.severity is Severity.WARNING:
             return _notify(out, now, "escalated", Severity.CRITICAL)
-        if breached is Severity.WARNING and s.severity is Severity.CRITICAL:
-            critical = t.trigger(Severity.CRITICAL)
-            assert critical is not None
-            if recovers(t.operator, value, critical, t.recovery(Severity.CRITICAL)):
-                return _notify(out, now, "deescalated", Severity.WARNING)
+        if (
+            breached is Severity.WARNING
+            and s.severity is Severity.CRITICAL
+            and _recovered(t, Severity.CRITICAL, value)
+        ):
+            return _notify(out, now, "deescalated", Severity.WARNING)
         return _maybe_renotify(policy, out, now)
-    severity = s.severity
-    assert severity is not None
-    trigger = t.trigger(severity)
-    assert trigger is not None
-    if not recovers(t.operator, value, trigger, t.recovery(severity)):
+    if not _recovered(t, severity, value):
         if s.state is State.RECOVERING:  # back inside the hysteresis band
             out.state = replace(s, state=State.FIRING, recovering_since=None)
         return _maybe_renotify(policy, out, now)
@@ -184,6 +184,19 @@ def _from_firing(
     return _resolve(out, now, "resolved")
 
 
+def _recovered(t: Thresholds, severity: Severity, value: float) -> bool:
+    """Whether ``value`` recovers the series from ``severity``. A severity the rule has no
+    threshold for (no-data ``alerting`` once fired critical on a warning-only rule, before
+    it fired at the rule's highest severity) holds nothing: any value recovers from it."""
+    trigger = t.trigger(severity)
+    return trigger is None or recovers(t.operator, value, trigger, t.recovery(severity))
+
+
+def highest_severity(t: Thresholds) -> Severity:
+    """The most severe level the rule defines: what no-data ``alerting`` fires at."""
+    return Severity.CRITICAL if t.critical is not None else Severity.WARNING
+
+
 def _no_data(policy: Policy, out: Outcome, now: datetime, new_alert_id: NewAlertId) -> Outcome:
     s = out.state
     if policy.on_no_data is OnNoData.KEEP_LAST_STATE:
@@ -195,31 +208,14 @@ def _no_data(policy: Policy, out: Outcome, now: datetime, new_alert_id: NewAlert
             _move(out, now, state=State.OK, severity=None, pending_since=None)
         return out
     if policy.on_no_data is OnNoData.ALERTING:
-        if s.state in (State.FIRING, State.RECOVERING) and s.severity is Severity.CRITICAL:
-            out.state = replace(s, state=State.FIRING, recovering_since=None)
-            return _maybe_renotify(policy, out, now)
-        if s.state in (State.FIRING, State.RECOVERING):
-            return _notify(out, now, "no_data", Severity.CRITICAL)
-        previous = s.state
-        alert_id = _made(new_alert_id)
-        _move(
-            out,
-            now,
-            state=State.FIRING,
-            severity=Severity.CRITICAL,
-            alert_id=alert_id,
-            pending_since=None,
-            started_at=now,
-            last_notified_at=now,
-            renotify_count=0,
-        )
-        out.events.append(
-            Emitted("kpi.breached", "no_data", previous, State.FIRING, Severity.CRITICAL, alert_id)
-        )
-        return out
+        return _no_data_alerting(policy, out, now, new_alert_id)
     if s.state is State.NO_DATA:
         return _maybe_renotify(policy, out, now)
-    was = s.state
+    if s.state in (State.FIRING, State.RECOVERING):
+        # The breach episode ends here, said so: the no-data episode that follows has its
+        # own alert id and dedup key, and nothing would ever resolve the breach's otherwise.
+        _resolve(out, now, "no_data")
+    was = out.state.state
     alert_id = _made(new_alert_id)
     # A no-data episode is its own alert, as Grafana's DatasourceNoData is.
     _move(
@@ -236,6 +232,53 @@ def _no_data(policy: Policy, out: Outcome, now: datetime, new_alert_id: NewAlert
     )
     out.events.append(Emitted("kpi.no_data", "no_data", was, State.NO_DATA, None, alert_id))
     return out
+
+
+def _no_data_alerting(
+    policy: Policy, out: Outcome, now: datetime, new_alert_id: NewAlertId
+) -> Outcome:
+    """No data is a breach at the highest severity the rule defines (critical, or warning
+    for a warning-only rule: a severity without a threshold could never recover)."""
+    s = out.state
+    severity = highest_severity(policy.thresholds)
+    if s.state in (State.FIRING, State.RECOVERING) and s.severity is severity:
+        out.state = replace(s, state=State.FIRING, recovering_since=None)
+        return _maybe_renotify(policy, out, now)
+    if s.state in (State.FIRING, State.RECOVERING):
+        return _notify(out, now, "no_data", severity)
+    previous = s.state
+    alert_id = _made(new_alert_id)
+    _move(
+        out,
+        now,
+        state=State.FIRING,
+        severity=severity,
+        alert_id=alert_id,
+        pending_since=None,
+        started_at=now,
+        last_notified_at=now,
+        renotify_count=0,
+    )
+    out.events.append(
+        Emitted("kpi.breached", "no_data", previous, State.FIRING, severity, alert_id)
+    )
+    return out
+
+
+def unmuted(current: SeriesState, now: datetime) -> Outcome:
+    """Tell the current state of an open episode whose last notice a silence suppressed, now
+    that the silence has ended (spec §2.6.12: notify the current state, if still firing).
+    The caller decides that it was suppressed; this is the event and the state it leaves."""
+    out = Outcome(replace(current, last_notified_at=now))
+    kind = "kpi.no_data" if current.state is State.NO_DATA else "kpi.breached"
+    out.events.append(
+        Emitted(kind, "unmuted", current.state, current.state, current.severity, current.alert_id)
+    )
+    return out
+
+
+OPEN = (State.FIRING, State.RECOVERING, State.NO_DATA)
+"""The states of an open episode: one a consumer may hold an incident for."""
 
 
 def _notify(out: Outcome, now: datetime, reason: str, severity: Severity) -> Outcome:

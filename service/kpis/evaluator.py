@@ -17,24 +17,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.ids import prefixed
-from service.events.outbox import record_event
 from service.kpis import rules_repository
-from service.kpis.durations import format_duration
-from service.kpis.evaluation import (
-    Emitted,
-    Observation,
-    OnNoData,
-    Policy,
-    SeriesState,
-    State,
-    evaluate,
-)
-from service.kpis.rule_rows import RuleRow, StateRow
+from service.kpis.evaluation import OPEN, Observation, OnNoData, Policy, SeriesState, evaluate
+from service.kpis.notices import THRESHOLD_FIELDS, emit, mute_ended_since, tell_unmuted
+from service.kpis.rule_rows import RuleRow, StateRow, series_of
 from service.kpis.rules_repository import WindowAsk
 from service.kpis.running import Agg, advance, reusable, split_fresh, value_of
-from service.kpis.thresholds import Severity, Thresholds, build_thresholds, threshold_json
-
-THRESHOLD_FIELDS = ("warning", "critical", "warning_recovery", "critical_recovery")
+from service.kpis.thresholds import Thresholds, build_thresholds
 
 
 def thresholds_of(rule: RuleRow) -> Thresholds:
@@ -78,20 +67,6 @@ def _policy_of(rule: RuleRow) -> Policy:
     )
 
 
-def series_of(row: StateRow) -> SeriesState:
-    return SeriesState(
-        state=State(row.state),
-        severity=Severity(row.severity) if row.severity else None,
-        alert_id=row.alert_id,
-        since=row.since,
-        pending_since=row.pending_since,
-        recovering_since=row.recovering_since,
-        started_at=row.started_at,
-        last_notified_at=row.last_notified_at,
-        renotify_count=row.renotify_count,
-    )
-
-
 Fresh = Mapping[uuid.UUID, Sequence[tuple[datetime, float]]]
 """Per KPI, the ``(observed_at, value)`` of readings the caller stored in this transaction,
 with one statement (``readings_repository.insert_readings``, or ``insert_only`` then one
@@ -129,12 +104,14 @@ async def evaluate_rules(
     fresh = fresh or {}
     seen = await _read_windows(session, due, rows, now, fresh)
     emitted = 0
+    unmuted_quietly: list[tuple[RuleRow, StateRow]] = []
     for rule in due:
         row = rows[rule.id]
         value, samples, newest = seen[rule.id]
         policy = policy_of(rule)
         has_data = newest is not None and now - newest <= policy.no_data_after
         enough = value if samples >= rule.min_samples else None
+        mute_ended = mute_ended_since(rule, row.last_eval_at, now)
         outcome = evaluate(
             policy, series_of(row), Observation(enough, has_data, samples), now, _alert_id
         )
@@ -142,6 +119,10 @@ async def evaluate_rules(
         for emitted_event in outcome.events:
             await emit(session, rule, row, emitted_event, now, value, samples)
         emitted += len(outcome.events)
+        # An event just emitted went out (the mute is over) and told the state itself.
+        if mute_ended and not outcome.events and outcome.state.state in OPEN:
+            unmuted_quietly.append((rule, row))
+    emitted += await tell_unmuted(session, unmuted_quietly, now)
     await rules_repository.save_states(session, [rows[r.id] for r in due])
     return emitted
 
@@ -251,93 +232,3 @@ def _store(row: StateRow, state: SeriesState, now: datetime, value: float | None
     row.last_eval_at = now
     if value is not None:
         row.last_value = value
-
-
-async def emit_reset(
-    session: AsyncSession, rule: RuleRow, row: StateRow, reason: str, now: datetime
-) -> None:
-    """``kpi.recovered`` for a series a rule change puts back to ok."""
-    severity = Severity(row.severity) if row.severity else None
-    emitted = Emitted("kpi.recovered", reason, State(row.state), State.OK, severity, row.alert_id)
-    await emit(session, rule, row, emitted, now, row.last_value, 0)
-
-
-async def emit(
-    session: AsyncSession,
-    rule: RuleRow,
-    row: StateRow,
-    emitted: Emitted,
-    now: datetime,
-    value: float | None,
-    samples: int,
-) -> None:
-    """Record one transition of the series in the outbox; moves ``row.sequence`` by one."""
-    row.sequence += 1
-    muted = rule.muted_until is not None and rule.muted_until > now
-    data = _payload(rule, row, emitted, now, value, samples)
-    if muted:
-        data["suppressed_reason"] = "silence"
-    await record_event(
-        session,
-        rule.organization_id,
-        emitted.type,
-        now,
-        data,
-        fingerprint=row.fingerprint,
-        sequence=row.sequence,
-        suppressed_reason="silence" if muted else None,
-    )
-
-
-def _payload(
-    rule: RuleRow,
-    row: StateRow,
-    emitted: Emitted,
-    now: datetime,
-    value: float | None,
-    samples: int,
-) -> dict[str, Any]:
-    threshold = getattr(rule, emitted.severity.value) if emitted.severity else None
-    summary = rule.annotations.get("summary") if rule.annotations else None
-    annotations = dict(rule.annotations or {})
-    annotations.setdefault(
-        "summary",
-        summary or f"{rule.kpi_name}: {emitted.type.split('.')[1].replace('_', ' ')}",
-    )
-    return {
-        "alert_id": emitted.alert_id,
-        "fingerprint": row.fingerprint,
-        "dedup_key": row.fingerprint,
-        "sequence": row.sequence,
-        "notification_reason": emitted.reason,
-        "state": emitted.state.value,
-        "previous_state": emitted.previous_state.value,
-        "severity": emitted.severity.value if emitted.severity else None,
-        "kpi": {
-            "id": str(rule.kpi_id),
-            "key": rule.kpi_key,
-            "name": rule.kpi_name,
-            "unit": rule.kpi_unit,
-        },
-        "rule": {
-            "id": str(rule.id),
-            "version": rule.version,
-            "operator": rule.operator,
-            "aggregation": rule.aggregation,
-            "window": format_duration(rule.window),
-            "pending_for": format_duration(rule.pending_for),
-            "keep_firing_for": format_duration(rule.keep_firing_for),
-            "thresholds": {name: threshold_json(getattr(rule, name)) for name in THRESHOLD_FIELDS},
-        },
-        "evaluation": {
-            "value": value,
-            "threshold": threshold,
-            "window_start": now - rule.window,
-            "window_end": now,
-            "samples": samples,
-            "evaluated_at": now,
-        },
-        "started_at": row.started_at,
-        "labels": dict(rule.labels or {}),
-        "annotations": {k: v[:1024] for k, v in annotations.items()},
-    }

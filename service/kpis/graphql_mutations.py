@@ -49,7 +49,9 @@ strawberry.enum(ItemStatus, name="ReadingStatus", description="What became of on
 
 @strawberry.input(description="A new KPI.")
 class CreateKpiInput:
-    key: str = strawberry.field(description="A slug such as `churn-rate`, unique per org.")
+    key: str = strawberry.field(
+        description="A slug such as `churn-rate`, unique per org; not a UUID (read as an id)."
+    )
     name: str = strawberry.field(description="The name to show (1 to 200 characters).")
     description: str | None = optional_field("Longer explanation.")
     unit: str | None = optional_field("What the numbers count; defaults to `number`.")
@@ -100,14 +102,14 @@ class CreateAlertRuleInput:
     aggregation: Aggregation | None = optional_field(
         "How the window is combined; defaults to LAST."
     )
-    window: str | None = optional_field("ISO 8601 duration; defaults to PT5M.")
+    window: str | None = optional_field("ISO 8601 duration, at least PT1S; defaults to PT5M.")
     min_samples: int | None = optional_field("Readings needed in the window; defaults to 1.")
     pending_for: str | None = optional_field("ISO 8601: breach this long before firing.")
     keep_firing_for: str | None = optional_field("ISO 8601: stay firing this long.")
-    no_data_after: str | None = optional_field("ISO 8601; defaults to 2 x window.")
+    no_data_after: str | None = optional_field("ISO 8601, at least PT1S; defaults to 2 x window.")
     on_no_data: OnNoData | None = optional_field("What missing data does; defaults to NO_DATA.")
     max_lateness: str | None = optional_field("ISO 8601: how late readings still count.")
-    renotify_interval: str | None = optional_field("ISO 8601 between reminders.")
+    renotify_interval: str | None = optional_field("ISO 8601 between reminders, at least PT1S.")
     muted_until: datetime | None = optional_field("No notifications until then.")
     labels: JSON | None = optional_field("String labels carried by its alerts.")
     annotations: JSON | None = optional_field("String annotations, e.g. `summary`.")
@@ -163,7 +165,10 @@ class CreateAlertRulePayload:
     alert_rule: AlertRuleNode = strawberry.field(description="The new rule.")
 
 
-@strawberry.type(description="The alert rule as changed; its series restarted from ok.")
+@strawberry.type(
+    description="The alert rule as changed; its series restarted from ok "
+    "(not for `mutedUntil` alone)."
+)
 class UpdateAlertRulePayload:
     alert_rule: AlertRuleNode = strawberry.field(description="The changed rule.")
 
@@ -352,7 +357,10 @@ class KpiMutation:
 
         return await run_mutation(info, call)  # type: ignore[return-value]
 
-    @strawberry.mutation(description="Change a rule: its version moves, its series restarts.")
+    @strawberry.mutation(
+        description="Change a rule: its version moves, its series restarts (unless only "
+        "`mutedUntil` changed: a silence, which the series goes on through)."
+    )
     async def update_alert_rule(
         self,
         info: Info,

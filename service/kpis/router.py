@@ -251,7 +251,9 @@ async def update_alert_rule(
     response: Response,
     if_match: IfMatch = None,
 ) -> AlertRuleRead:
-    """Change a rule: its version moves and its series restarts from ok."""
+    """Change a rule: its version moves and its series restarts from ok, unless only
+    `muted_until` changed (a silence: the series goes on; ending one tells a breach it kept
+    from consumers)."""
     rule = await rules_service.update_rule(session, principal, kpi_ref, rule_id, body, if_match)
     read = rule_read(rule)
     response.headers["ETag"] = etag_of(rule, read)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from service.kpis.evaluation import SeriesState, State
+from service.kpis.thresholds import Severity
 from service.models import AlertRule, AlertState, Kpi
 
 
@@ -93,3 +95,18 @@ def rule_row_of(rule: AlertRule, kpi: Kpi) -> RuleRow:
 
 def state_row_of(state: AlertState) -> StateRow:
     return StateRow(**{name: getattr(state, name) for name in _STATE_FIELDS})
+
+
+def series_of(row: StateRow) -> SeriesState:
+    """The pure state machine's view of a series row."""
+    return SeriesState(
+        state=State(row.state),
+        severity=Severity(row.severity) if row.severity else None,
+        alert_id=row.alert_id,
+        since=row.since,
+        pending_since=row.pending_since,
+        recovering_since=row.recovering_since,
+        started_at=row.started_at,
+        last_notified_at=row.last_notified_at,
+        renotify_count=row.renotify_count,
+    )

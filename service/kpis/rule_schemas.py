@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints
 
 from service.common.schemas import (
     Count,
@@ -41,6 +41,20 @@ Duration = Annotated[
     Field(json_schema_extra={"type": "string", "format": "duration", "example": "PT5M"}),
 ]
 
+MIN_PERIOD = timedelta(seconds=1)
+
+
+def _at_least_a_second(value: timedelta) -> timedelta:
+    if value < MIN_PERIOD:
+        raise ValueError(f"must be at least {format_duration(MIN_PERIOD)}")
+    return value
+
+
+Period = Annotated[Duration, AfterValidator(_at_least_a_second)]
+"""A length of time something lasts or repeats at (a window, a no-data timeout, a reminder
+interval): zero would make a window that holds no reading, call every series silent the
+moment its reading is stored, or remind on every evaluation. At least ``MIN_PERIOD``."""
+
 
 class BandIn(InputModel):
     lo: Measure
@@ -61,14 +75,16 @@ class AlertRuleCreate(InputModel):
     warning_recovery: ThresholdIn | None = None
     critical_recovery: ThresholdIn | None = None
     aggregation: Aggregation = Aggregation.LAST
-    window: Duration = timedelta(minutes=5)
+    window: Period = Field(default=timedelta(minutes=5), description="At least PT1S.")
     min_samples: Count = Field(default=1, ge=1, le=100_000)
     pending_for: Duration = timedelta(0)
     keep_firing_for: Duration = timedelta(0)
-    no_data_after: Duration | None = Field(default=None, description="Default: 2 x window.")
+    no_data_after: Period | None = Field(
+        default=None, description="At least PT1S; default: 2 x window."
+    )
     on_no_data: OnNoData = OnNoData.NO_DATA
     max_lateness: Duration = timedelta(minutes=15)
-    renotify_interval: Duration | None = None
+    renotify_interval: Period | None = Field(default=None, description="At least PT1S.")
     muted_until: InputDateTime | None = None
     labels: dict[Label, LabelValue] = Field(default_factory=dict, max_length=50)
     annotations: dict[Label, LabelValue] = Field(default_factory=dict, max_length=50)
@@ -83,14 +99,14 @@ class AlertRuleUpdate(InputModel):
     warning_recovery: ThresholdIn | None = None
     critical_recovery: ThresholdIn | None = None
     aggregation: Aggregation | None = None
-    window: Duration | None = None
+    window: Period | None = None
     min_samples: Count | None = Field(default=None, ge=1, le=100_000)
     pending_for: Duration | None = None
     keep_firing_for: Duration | None = None
-    no_data_after: Duration | None = None
+    no_data_after: Period | None = None
     on_no_data: OnNoData | None = None
     max_lateness: Duration | None = None
-    renotify_interval: Duration | None = None
+    renotify_interval: Period | None = None
     muted_until: InputDateTime | None = None
     labels: dict[Label, LabelValue] | None = Field(default=None, max_length=50)
     annotations: dict[Label, LabelValue] | None = Field(default=None, max_length=50)

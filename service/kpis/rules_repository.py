@@ -17,7 +17,7 @@ from service.common.driver import driver_of
 from service.common.pagination import PageRequest
 from service.kpis.rule_rows import STATE_COLUMNS, RuleRow, StateRow
 from service.kpis.running import EMPTY, Agg
-from service.models import AlertRule, AlertState, Event
+from service.models import AlertRule, AlertState
 
 
 async def rules_of_kpi(
@@ -75,28 +75,6 @@ async def list_states(
     if page.cursor:
         stmt = stmt.where(AlertState.fingerprint > page.cursor)
     stmt = stmt.order_by(AlertState.fingerprint).limit(page.limit + 1)
-    return list((await session.scalars(stmt)).all())
-
-
-async def history(
-    session: AsyncSession,
-    organization_id: uuid.UUID,
-    kpi_id: uuid.UUID,
-    before: tuple[datetime, str] | None,
-    limit: int,
-) -> list[Event]:
-    fingerprints = select(AlertState.fingerprint).where(
-        AlertState.organization_id == organization_id, AlertState.kpi_id == kpi_id
-    )
-    stmt = select(Event).where(
-        Event.organization_id == organization_id, Event.fingerprint.in_(fingerprints)
-    )
-    if before is not None:
-        stmt = stmt.where(
-            (Event.created_at < before[0])
-            | ((Event.created_at == before[0]) & (Event.id < before[1]))
-        )
-    stmt = stmt.order_by(Event.created_at.desc(), Event.id.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())
 
 

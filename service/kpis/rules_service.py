@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,8 +15,9 @@ from service.auth.keys import Principal, Scope
 from service.auth.service import require
 from service.common.pagination import PageRequest, decode_keyset, encode_keyset
 from service.errors import NotFound, ValidationFailed, refuse_nulls
-from service.kpis import rules_repository
-from service.kpis.evaluation import State
+from service.kpis import events_repository, rules_repository
+from service.kpis.evaluation import OPEN, State
+from service.kpis.notices import emit_reset, tell_unmuted
 from service.kpis.rule_rows import rule_row_of, state_row_of
 from service.kpis.rule_schemas import AlertRuleCreate, AlertRuleUpdate
 from service.kpis.schemas import Direction
@@ -44,6 +45,8 @@ NOT_NULL = (
     "labels",
     "annotations",
 )
+# What a silence changes: when its notices go out, not how its series is judged.
+SILENCE_FIELDS = {"muted_until"}
 # The default rule judges the latest value: a long window and no no-data alerts. A rule a
 # promoted key result needs instead (a strict bound, a range) is made the same way.
 DEFAULT_WINDOW = timedelta(days=30)
@@ -100,7 +103,9 @@ async def update_rule(
     """An edit bumps the rule's version and restarts its series from ok (as Grafana does).
 
     Omitted fields stay; null resets a nullable field (``no_data_after``, thresholds, ...)
-    and is refused for the ``NOT_NULL`` ones: labels are cleared with ``{}``, not null."""
+    and is refused for the ``NOT_NULL`` ones: labels are cleared with ``{}``, not null.
+    Changing only ``muted_until`` is no edit of how the series is judged: the version moves
+    (If-Match), the series goes on as it was (``_follow_silence``)."""
     require(principal, Scope.WRITE)
     kpi = await find_kpi(session, principal, ref)
     rule = await _rule(session, principal, kpi, rule_id)
@@ -109,12 +114,37 @@ async def update_rule(
     refuse_nulls(changes, NOT_NULL)
     merged = {name: getattr(rule, name) for name in ("operator", *THRESHOLD_FIELDS)} | changes
     _check_thresholds(merged)
+    was_muted_until = rule.muted_until
     for name, value in changes.items():
         setattr(rule, name, value)
+    if changes.keys() <= SILENCE_FIELDS:
+        await session.flush()
+        await _follow_silence(session, kpi, rule, was_muted_until)
+        return rule
     rule.is_default = False
     await session.flush()
     await reset_series(session, kpi, rule, "rule_changed")
     return rule
+
+
+async def _follow_silence(
+    session: AsyncSession, kpi: Kpi, rule: AlertRule, was_muted_until: datetime | None
+) -> None:
+    """The series keeps its state; it records the rule's new version without restarting,
+    so evaluators do not take the change for an edit (they read the rule again, with its
+    new silence). A silence this change ends tells what it kept from consumers now."""
+    state = await rules_repository.lock_state(session, rule.id)
+    if state is None:
+        return
+    state.rule_version = rule.version
+    now = utcnow()
+    ended = was_muted_until is not None and was_muted_until > now
+    ended = ended and (rule.muted_until is None or rule.muted_until <= now)
+    if ended and state.state in OPEN:
+        row = state_row_of(state)
+        await tell_unmuted(session, [(rule_row_of(rule, kpi), row)], now)
+        state.sequence, state.last_notified_at = row.sequence, row.last_notified_at
+    await session.flush()
 
 
 async def delete_rule(
@@ -159,12 +189,10 @@ async def ensure_default_rule(session: AsyncSession, kpi: Kpi) -> None:
 
 async def reset_series(session: AsyncSession, kpi: Kpi, rule: AlertRule, reason: str) -> None:
     """Back to ok; a firing series says so with ``kpi.recovered`` (``rule_changed``)."""
-    from service.kpis.evaluator import emit_reset
-
     state = await rules_repository.lock_state(session, rule.id)
     if state is None:
         return
-    if state.state in (State.FIRING, State.RECOVERING, State.NO_DATA):
+    if state.state in OPEN:
         row = state_row_of(state)
         await emit_reset(session, rule_row_of(rule, kpi), row, reason, utcnow())
         state.sequence = row.sequence
@@ -174,6 +202,14 @@ async def reset_series(session: AsyncSession, kpi: Kpi, rule: AlertRule, reason:
     state.rule_version = rule.version
     state.since = utcnow()
     await session.flush()
+
+
+async def reset_all_series(session: AsyncSession, kpi: Kpi, reason: str) -> None:
+    """``reset_series`` for every rule of the KPI, locking their series in rule-id order
+    (the evaluators' order: no deadlock with one evaluating them)."""
+    rules = await rules_repository.rules_of_kpi(session, kpi.organization_id, kpi.id)
+    for rule in sorted(rules, key=lambda r: r.id):
+        await reset_series(session, kpi, rule, reason)
 
 
 async def list_alerts(
@@ -193,7 +229,7 @@ async def alert_history(
     require(principal, Scope.READ)
     kpi = await find_kpi(session, principal, ref)
     before = decode_keyset(page.cursor) if page.cursor else None
-    rows = await rules_repository.history(
+    rows = await events_repository.history(
         session, principal.organization_id, kpi.id, before, page.limit + 1
     )
     if len(rows) <= page.limit:

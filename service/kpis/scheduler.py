@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from datetime import datetime
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.common.database_errors import connection_lost
 from service.common.failure_runs import FailureRun, every
 from service.kpis import rules_repository
 from service.kpis.evaluator import evaluate_rules
@@ -23,7 +26,12 @@ BATCH = 200
 async def evaluate_all(
     sessions: async_sessionmaker[AsyncSession], now: datetime | None = None
 ) -> int:
-    """One pass over every enabled rule; each batch commits on its own."""
+    """One pass over every enabled rule; each batch commits on its own.
+
+    A batch that fails is evaluated again series by series, and a series that fails alone
+    is logged and left for the next pass: one bad series (a bug, a row that breaks a
+    constraint) must not hold back the others, other tenants' included. An outage stops
+    the pass instead (the loop logs it once and retries)."""
     emitted = 0
     after = None
     while True:
@@ -32,9 +40,49 @@ async def evaluate_all(
         if not pairs:
             return emitted
         after = pairs[-1][1]
-        async with sessions() as session, session.begin():
-            rules = await rules_repository.rules_by_id(session, [rule for _, rule in pairs])
-            emitted += await evaluate_rules(session, rules, now or utcnow(), skip_locked=True)
+        at = now or utcnow()
+        try:
+            emitted += await _evaluate(sessions, [rule for _, rule in pairs], at)
+        except Exception as exc:
+            if _outage(exc):
+                raise
+            emitted += await _evaluate_each(sessions, pairs, at)
+
+
+async def _evaluate(
+    sessions: async_sessionmaker[AsyncSession], rule_ids: list[uuid.UUID], now: datetime
+) -> int:
+    async with sessions() as session, session.begin():
+        rules = await rules_repository.rules_by_id(session, rule_ids)
+        return await evaluate_rules(session, rules, now, skip_locked=True)
+
+
+async def _evaluate_each(
+    sessions: async_sessionmaker[AsyncSession],
+    pairs: list[tuple[uuid.UUID, uuid.UUID]],
+    now: datetime,
+) -> int:
+    emitted = 0
+    for organization_id, rule_id in pairs:
+        try:
+            emitted += await _evaluate(sessions, [rule_id], now)
+        except Exception as exc:
+            if _outage(exc):
+                raise
+            logger.exception(
+                "evaluating an alert series failed; skipped until the next pass",
+                extra={"rule_id": str(rule_id), "organization_id": str(organization_id)},
+            )
+    return emitted
+
+
+def _outage(exc: Exception) -> bool:
+    """The database failed, not one series: every other series would fail the same way."""
+    return (
+        bool(getattr(exc, "connection_invalidated", False))
+        or connection_lost(exc)
+        or isinstance(exc, OperationalError | InterfaceError)
+    )
 
 
 async def run_scheduler(

@@ -4,7 +4,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from service.common.schemas import (
     CleanText,
@@ -18,9 +18,25 @@ from service.common.schemas import (
     UtcDateTime,
 )
 
+
+def _not_an_id(key: str) -> str:
+    """Every path and reading that names a KPI takes its id or its key, and reads what
+    parses as a UUID as an id: a key like that could never be reached by key (and one that
+    is another KPI's id would reach that KPI instead)."""
+    try:
+        uuid.UUID(key)
+    except ValueError:
+        return key
+    raise ValueError(
+        "a key must not be a UUID (such as 32 hex digits): KPIs are looked up by id or "
+        "key, and a UUID is read as an id"
+    )
+
+
 KpiKey = Annotated[
     str,
     StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.-]*$"),
+    AfterValidator(_not_an_id),
 ]
 MAX_BATCH = 10_000
 
@@ -37,7 +53,10 @@ class Health(StrEnum):
 
 
 class KpiCreate(InputModel):
-    key: KpiKey = Field(description="A slug integrations use instead of the id, e.g. `churn-rate`.")
+    key: KpiKey = Field(
+        description="A slug integrations use instead of the id, e.g. `churn-rate`; "
+        "not a UUID, which would be read as an id."
+    )
     name: Name
     description: LongText | None = None
     unit: Annotated[str, StringConstraints(min_length=1, max_length=32), CleanText] = "number"

@@ -87,8 +87,14 @@ async def update_kpi(
 
 
 async def delete_kpi(session: AsyncSession, principal: Principal, ref: str) -> None:
+    """Its rules and their series go with it (the foreign keys cascade): each series is put
+    back to ok first, as deleting the rule alone would, so a firing one says
+    ``kpi.recovered`` (``rule_changed``) and no consumer keeps an incident nothing closes."""
+    from service.kpis.rules_service import reset_all_series
+
     require(principal, Scope.WRITE)
     kpi = await find_kpi(session, principal, ref, for_update=True)
+    await reset_all_series(session, kpi, "rule_changed")
     await session.delete(kpi)
     await session.flush()
 
