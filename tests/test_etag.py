@@ -111,20 +111,34 @@ async def test_a_new_reading_moves_the_kpi_tag_not_its_version(tenant: Tenant) -
     assert stale.status_code == 412, stale.text
 
 
-async def test_tags_without_a_digest_and_weak_forms_still_match(tenant: Tenant) -> None:
+async def test_tags_without_a_digest_still_match(tenant: Tenant) -> None:
     kpi = await tenant.create("/v1/kpis", {"key": "nps", "name": "NPS"})
     url = f"/v1/kpis/{kpi['id']}"
     etag = (await tenant.get(url)).headers["etag"]
     before_digests = f'"{version_part(etag)}"'
     edited = await tenant.patch(url, json={"name": "A"}, headers={"If-Match": before_digests})
     assert edited.status_code == 200, edited.text
-    weak = await tenant.patch(
-        url, json={"name": "B"}, headers={"If-Match": f"W/{edited.headers['etag']}"}
-    )
-    assert weak.status_code == 200, weak.text
     for refused in (before_digests, "unquoted", '""', f'"{version_part(etag)}x"'):
         response = await tenant.patch(url, json={"name": "C"}, headers={"If-Match": refused})
         assert response.status_code == 412, (refused, response.text)
+
+
+async def test_if_match_compares_strongly_and_if_none_match_weakly(tenant: Tenant) -> None:
+    """RFC 9110 §13.1.1: a weak tag never matches `If-Match`, even the current one (412,
+    nothing changed); `If-None-Match` matches it to its strong twin (304)."""
+    kpi = await tenant.create("/v1/kpis", {"key": "nps", "name": "NPS"})
+    url = f"/v1/kpis/{kpi['id']}"
+    etag = (await tenant.get(url)).headers["etag"]
+    for weak in (f"W/{etag}", f'W/"{version_part(etag)}"', f'"other", W/{etag}'):
+        response = await tenant.patch(url, json={"name": "Lost"}, headers={"If-Match": weak})
+        assert response.status_code == 412, (weak, response.text)
+    assert (await tenant.get(url)).headers["etag"] == etag
+    assert (await tenant.get(url)).json()["name"] == "NPS"
+
+    cached = await cached_get(tenant, url, f"W/{etag}")
+    assert cached.status_code == 304 and cached.headers["etag"] == etag
+    strong = await tenant.patch(url, json={"name": "A"}, headers={"If-Match": f'W/"x", {etag}'})
+    assert strong.status_code == 200, strong.text
 
 
 OBJECTIVE_AND_KR = """query($o: UUID!, $k: UUID!) {

@@ -10,6 +10,9 @@ reading and health; a key result's progress) that move without the row's version
 what the client edits (the version moves with every write to the row's own fields), and a
 new reading, a check-in under an objective or time passing must not turn every ``PATCH``
 into a 412. Tags from before the digest (``"<id12>-<version>"``) therefore still match.
+
+``If-None-Match`` uses the weak comparison, so ``W/"..."`` matches its strong tag there;
+``If-Match`` uses the strong one (RFC 9110 §13.1.1), so a weak tag never matches it.
 """
 
 from __future__ import annotations
@@ -86,7 +89,9 @@ def _version_part(candidate: str) -> str | None:
 def check_if_match(header: str | None, row: Versioned) -> None:
     if header is None:
         return
-    candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
+    # The strong comparison (RFC 9110 §13.1.1): a weak tag (``W/"..."``) never matches, and
+    # ``_version_part`` refuses it as not quoted.
+    candidates = [c.strip() for c in header.split(",")]
     current = version_tag(row)
     if "*" in candidates or any(_version_part(c) == current for c in candidates):
         return

@@ -14,6 +14,10 @@ from service.common.pagination import PageRequest, apply_keyset
 from service.models import ApiKey, Organization
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# The lock (``serialize_in_organization``) every revocation takes before it counts the other
+# admin keys: two admin keys revoking each other at once would each see the other still
+# active, and together leave the organization with none.
+KEY_REVOCATIONS = "api-keys.revocations"
 
 
 async def add_organization(session: AsyncSession, name: str) -> Organization:
@@ -74,9 +78,15 @@ async def list_api_keys(
 
 
 async def get_api_key(
-    session: AsyncSession, organization_id: uuid.UUID, key_id: uuid.UUID
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    key_id: uuid.UUID,
+    *,
+    for_update: bool = False,
 ) -> ApiKey | None:
     stmt = select(ApiKey).where(ApiKey.organization_id == organization_id, ApiKey.id == key_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

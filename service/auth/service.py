@@ -18,7 +18,7 @@ from service.auth.keys import (
 )
 from service.auth.schemas import ApiKeyCreate
 from service.common.pagination import PageRequest, split_page
-from service.common.repository import get_many_scoped
+from service.common.repository import get_many_scoped, serialize_in_organization
 from service.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from service.models import ApiKey, Kpi
 from service.models.base import utcnow
@@ -99,11 +99,16 @@ async def list_api_keys(
 async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
     """Revoke a key; the last admin key cannot go, or the organization would be locked out."""
     require(principal, Scope.ADMIN)
-    key = await repository.get_api_key(session, principal.organization_id, key_id)
+    org = principal.organization_id
+    # Lock, then decide: the key and the count are read after the lock, so a revocation
+    # committed while this one waited is seen (two admin keys revoking each other at once
+    # would otherwise both pass the count and leave none).
+    await serialize_in_organization(session, repository.KEY_REVOCATIONS, org)
+    key = await repository.get_api_key(session, org, key_id, for_update=True)
     if key is None or key.revoked_at is not None:
         raise NotFound.of("API key", key_id)
     if "admin" in key.scopes and not await repository.count_other_active_admin_keys(
-        session, principal.organization_id, key.id
+        session, org, key.id
     ):
         raise Conflict("This is the organization's last admin key; create another first.")
     key.revoked_at = utcnow()

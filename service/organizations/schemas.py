@@ -22,3 +22,4 @@ class OrganizationRead(OutputModel):
     name: str
     orphan_policy: OrphanPolicy
     created_at: UtcDateTime
+    updated_at: UtcDateTime
