@@ -192,3 +192,54 @@ async def test_latest_reading_moves_with_its_kpi_both_ways(empty_database: str) 
         ("b", 2.5, "2026-11-02 00:00:00+00"),
         ("c", None, None),
     ]
+
+
+async def test_alert_events_get_their_kpi_from_their_body(empty_database: str) -> None:
+    """0021 keeps each alert event's KPI beside its body, for the history's index; other
+    events (and alert bodies without one) get none."""
+    url = empty_database
+    upgrade(url, "0020_organization_version")
+    org, kpi = uuid.uuid4(), uuid.uuid4()
+    alert = b'{"type":"kpi.breached","data":{"kpi":{"id":"%s","key":"churn"}}}' % str(kpi).encode()
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO organizations (id, name) VALUES (:org, 'Org')"), {"org": org}
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO events (id, organization_id, type, occurred_at, body, "
+                    "fingerprint, sequence) VALUES (:id, :org, :type, now(), :body, :fp, :seq)"
+                ),
+                [
+                    {
+                        "id": "alert",
+                        "org": org,
+                        "type": "kpi.breached",
+                        "body": alert,
+                        "fp": "fp_1",
+                        "seq": 1,
+                    },
+                    {
+                        "id": "other",
+                        "org": org,
+                        "type": "objective.created",
+                        "body": b'{"data":{"kpi":{"id":"%s"}}}' % str(kpi).encode(),
+                        "fp": None,
+                        "seq": None,
+                    },
+                ],
+            )
+    finally:
+        await engine.dispose()
+    upgrade(url)
+    got = await query(url, "SELECT id, kpi_id FROM events ORDER BY id")
+    assert [tuple(r) for r in got] == [("alert", kpi), ("other", None)]
+    downgrade(url, "0020_organization_version")
+    assert "kpi_id" not in {
+        r[0]
+        for r in await query(
+            url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'"
+        )
+    }

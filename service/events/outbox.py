@@ -42,6 +42,7 @@ async def record_event(
     sequence: int | None = None,
     suppressed_reason: str | None = None,
     endpoint_id: uuid.UUID | None = None,
+    kpi_id: uuid.UUID | None = None,
 ) -> Event:
     """Insert the event; the ``events_fan_out`` trigger queues it for every subscribed
     endpoint (or only ``endpoint_id``) in this same transaction, unless it is suppressed."""
@@ -55,6 +56,7 @@ async def record_event(
         sequence=sequence,
         suppressed_reason=suppressed_reason,
         endpoint_id=endpoint_id,
+        kpi_id=kpi_id,
     )
     session.add(event)
     await session.flush()

@@ -2,9 +2,9 @@
 kept from consumers.
 
 Events outlive their series (a rule or KPI deleted takes its ``alert_states`` row with it),
-so they are found by what their body says, never by joining the series. The body is the
-exact JSON delivered (``events.outbox.encode_body``): ``data.kpi.id`` and
-``data.alert_id`` are read from it.
+so they are found by what they carry, never by joining the series: the KPI's id in their
+own column, and the episode's ``data.alert_id`` in the exact JSON delivered
+(``events.outbox.encode_body``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, cast, func, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.common.driver import driver_of
@@ -32,15 +31,12 @@ async def history(
     before: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Event]:
-    """The KPI's alert events, newest first, including those of rules since deleted.
-
-    Walks the organization's events newest first (``ix_events_org_created``) and keeps the
-    ones whose body names the KPI: no index holds the KPI of an event."""
+    """The KPI's alert events, newest first, including those of rules since deleted (the
+    event keeps its KPI's id, ``ix_events_org_kpi_created``)."""
     stmt = select(Event).where(
         Event.organization_id == organization_id,
+        Event.kpi_id == kpi_id,
         Event.type.in_(SERIES_EVENTS),
-        Event.fingerprint.is_not(None),
-        _kpi_of_body() == str(kpi_id),
     )
     if before is not None:
         stmt = stmt.where(
@@ -49,12 +45,6 @@ async def history(
         )
     stmt = stmt.order_by(Event.created_at.desc(), Event.id.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())
-
-
-def _kpi_of_body() -> ColumnElement[str]:
-    body = cast(func.convert_from(Event.body, "UTF8"), JSONB)
-    kpi_id: ColumnElement[str] = body[("data", "kpi", "id")].astext
-    return kpi_id
 
 
 EPISODE_TOLD_SQL = """

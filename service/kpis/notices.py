@@ -88,6 +88,7 @@ async def emit(
         fingerprint=row.fingerprint,
         sequence=row.sequence,
         suppressed_reason="silence" if muted else None,
+        kpi_id=rule.kpi_id,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,6 +30,15 @@ class Event(Base):
         UniqueConstraint("fingerprint", "sequence"),
         Index("ix_events_org_created", "organization_id", "created_at", "id"),
         Index("ix_events_org_type_created", "organization_id", "type", "created_at"),
+        # A KPI's alert history, rules since deleted included (migration 0021).
+        Index(
+            "ix_events_org_kpi_created",
+            "organization_id",
+            "kpi_id",
+            "created_at",
+            "id",
+            postgresql_where=text("kpi_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -42,6 +52,8 @@ class Event(Base):
     sequence: Mapped[int | None] = mapped_column(BigInteger)
     # Set when a muted rule transitions: the event is kept but not delivered.
     suppressed_reason: Mapped[str | None] = mapped_column(String(32))
+    # The KPI an alert series' event is about; no foreign key: the history outlives the KPI.
+    kpi_id: Mapped[uuid.UUID | None] = mapped_column()
     # Set for events addressed to one endpoint only (``webhook.test``).
     endpoint_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
