@@ -122,3 +122,40 @@ async def test_kpi_is_not_a_source_a_client_may_claim(
     answer = await tenant.post("/graphql", json={"query": mutation, "variables": {"id": kr["id"]}})
     assert answer.json()["data"]["recordCheckIn"]["__typename"] == "ValidationError"
     assert (await tenant.get(url)).json()["items"] == []
+
+
+async def test_relinked_to_a_kpi_whose_latest_is_older_it_follows_that_kpi(
+    tenant: Tenant, objective: dict[str, Any]
+) -> None:
+    """``current`` follows the KPI it is linked to, even when the previous source (another
+    KPI, a hand check-in) observed later."""
+    newer = await tenant.create("/v1/kpis", {"key": "newer", "name": "Newer"})
+    older = await tenant.create("/v1/kpis", {"key": "older", "name": "Older"})
+    await tenant.post(
+        "/v1/kpis/newer/readings", json={"value": 90, "observed_at": "2026-11-10T00:00:00Z"}
+    )
+    await tenant.post(
+        "/v1/kpis/older/readings", json={"value": 80, "observed_at": "2026-11-04T00:00:00Z"}
+    )
+    body = {"title": "KR", "type": "increase", "start": 0, "target": 100, "kpi_id": newer["id"]}
+    kr = await tenant.create(f"/v1/objectives/{objective['id']}/key-results", body)
+    assert kr["current"] == 90.0
+    url = f"/v1/key-results/{kr['id']}"
+    relinked = await tenant.patch(url, json={"kpi_id": older["id"]}, headers={"If-Match": "*"})
+    assert (relinked.json()["current"], relinked.json()["progress"]["value"]) == (80.0, 0.8)
+    later = {"value": 85, "observed_at": "2026-11-05T00:00:00Z"}
+    await tenant.post("/v1/kpis/older/readings", json=later)
+    assert (await tenant.get(url)).json()["current"] == 85.0
+
+
+async def test_a_driven_milestone_stays_editable_whatever_the_kpi_reads(
+    tenant: Tenant, objective: dict[str, Any]
+) -> None:
+    kpi = await tenant.create("/v1/kpis", {"key": "launches", "name": "Launches"})
+    body = {"title": "Ship", "type": "milestone", "kpi_id": kpi["id"]}
+    kr = await tenant.create(f"/v1/objectives/{objective['id']}/key-results", body)
+    await tenant.post("/v1/kpis/launches/readings", json={"value": 37})
+    url = f"/v1/key-results/{kr['id']}"
+    for change in ({"title": "Ship it"}, {"kpi_id": None}):
+        response = await tenant.patch(url, json=change, headers={"If-Match": "*"})
+        assert response.status_code == 200, response.text

@@ -195,7 +195,7 @@ async def create_key_result(
     _refresh_key_result_progress(kr)
     await repository.add(session, kr)
     await events.key_result_created(session, kr)
-    await _follow_kpi_now(session, objective, kr)
+    await follow_kpi_now(session, objective, kr)
     return kr
 
 
@@ -211,14 +211,15 @@ async def update_key_result(
     objective = await _objective(session, principal, kr.objective_id, for_update=True)
     kr = await _key_result(session, principal, key_result_id, for_update=True)
     check_if_match(if_match, kr)
-    previous_kpi = kr.kpi_id
+    previous_kpi, previous_type = kr.kpi_id, kr.type
     changes = data.model_dump(exclude_unset=True)
     refuse_nulls(changes, ("title", "type", "inclusive", "unit", "weight"))
     await _check_references(session, principal.organization_id, changes)
     for name, value in changes.items():
         setattr(kr, name, value)
     _validate_definition(kr)
-    if kr.type == KeyResultType.MILESTONE and kr.current not in (None, 0, 1):
+    becomes_milestone = kr.type == KeyResultType.MILESTONE and previous_type != kr.type
+    if becomes_milestone and kr.current not in (None, 0, 1):
         # Its latest check-in would read as a milestone's progress (37 as "done").
         raise ValidationFailed.on(
             "type",
@@ -228,7 +229,7 @@ async def update_key_result(
     _refresh_key_result_progress(kr)
     await session.flush()
     if changes.get("kpi_id") not in (None, previous_kpi):
-        await _follow_kpi_now(session, objective, kr)
+        await follow_kpi_now(session, objective, kr)
     else:
         await _refresh_objective_progress(session, objective)
     return kr
@@ -492,17 +493,20 @@ async def follow_kpi_readings(
     return len(rows)
 
 
-async def _follow_kpi_now(session: AsyncSession, objective: Objective, kr: KeyResult) -> None:
+async def follow_kpi_now(session: AsyncSession, objective: Objective, kr: KeyResult) -> None:
     """A key result linked to a KPI takes the KPI's latest reading as a check-in at once,
-    rather than showing nothing until the next reading; then its objective's progress."""
-    reading = await repository.latest_reading(session, kr.organization_id, kr.kpi_id)
+    rather than showing nothing until the next reading, and its ``current`` is that
+    reading's even when an earlier source (a hand check-in, another KPI) observed later:
+    it follows this KPI now. Then its objective's progress."""
+    reading = None
+    if kr.kpi_id is not None:
+        reading = await repository.latest_reading(session, kr.organization_id, kr.kpi_id)
     if reading is None:
         await _refresh_objective_progress(session, objective)
         return
     observation = KpiObservation(reading.kpi_id, reading.source, reading.observed_at, reading.value)
-    rows, latest = _kpi_check_ins(kr.organization_id, kr, [observation])
-    if latest is not None:
-        await _follow_latest_check_in(session, kr, latest.value, latest.observed_at)
+    rows, _ = _kpi_check_ins(kr.organization_id, kr, [observation])
+    await _follow_latest_check_in(session, kr, reading.value, reading.observed_at)
     await repository.add_check_ins(session, rows)
     await events.key_result_checked_in(session, kr, None, len(rows))
     await _refresh_objective_progress(session, objective, checked_in_at=kr.last_check_in_at)
