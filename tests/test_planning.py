@@ -157,6 +157,22 @@ async def test_rollover_chosen_objectives_keep_links_to_parents_left_behind(
     assert {n["id"] for n in tree["nodes"]} == {company["id"], team["id"], only["id"]}
 
 
+async def test_rollover_seeds_a_driven_key_result_from_its_kpi(tenant: Tenant, cycle: Json) -> None:
+    o = await objective(tenant, cycle, "Driven")
+    kpi = await tenant.create("/v1/kpis", {"key": "mau", "name": "MAU"})
+    await key_results(tenant, o, 1, kpi_id=kpi["id"])
+    await tenant.post("/v1/kpis/mau/readings", json={"value": 4})
+    target = await next_cycle(tenant)
+    body = {"target_cycle_id": target["id"]}
+    (copied,) = (await tenant.post(f"/v1/cycles/{cycle['id']}/rollover", json=body)).json()[
+        "objectives"
+    ]
+    (copy,) = (await tenant.get(f"/v1/objectives/{copied['id']}/key-results")).json()
+    assert (copy["kpi_id"], copy["current"], copy["progress"]["value"]) == (kpi["id"], 4.0, 0.4)
+    shown = (await tenant.get(f"/v1/objectives/{copied['id']}")).json()
+    assert shown["progress"]["value"] == 0.4
+
+
 async def test_rollover_refuses_bad_requests(
     tenant: Tenant, other_tenant: Tenant, cycle: Json
 ) -> None:

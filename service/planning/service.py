@@ -19,6 +19,7 @@ from service.common.repository import get_scoped
 from service.errors import NotFound, ValidationFailed
 from service.goals import events as goal_events
 from service.goals import repository as goals_repository
+from service.goals import service as goals
 from service.goals.explain import definition_of, key_result_progress_of
 from service.goals.progress import KeyResultDefinition, KeyResultType
 from service.kpis import readings_repository, rules_service
@@ -119,6 +120,10 @@ async def rollover(
         rows: list[object] = [kr for r in plan.objectives for kr in r.key_results]
         await repository.add_all(session, [*rows, *plan.links, *plan.kpi_links])
         await _announce(session, plan)
+        for rolled in plan.objectives:
+            for kr in rolled.key_results:
+                if kr.kpi_id is not None:  # driven: its KPI's latest reading, as on create
+                    await goals.follow_kpi_now(session, rolled.copy, kr)
     return plan
 
 
