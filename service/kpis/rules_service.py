@@ -205,11 +205,14 @@ async def reset_series(session: AsyncSession, kpi: Kpi, rule: AlertRule, reason:
 
 
 async def reset_all_series(session: AsyncSession, kpi: Kpi, reason: str) -> None:
-    """``reset_series`` for every rule of the KPI, locking their series in rule-id order
-    (the evaluators' order: no deadlock with one evaluating them)."""
+    """``reset_series`` for every rule of the KPI: each rule locked, then its series, in
+    rule-id order. Rule edits lock a rule before its series, and evaluators lock series in
+    rule-id order: a series locked before its rule deadlocked with a concurrent edit."""
     rules = await rules_repository.rules_of_kpi(session, kpi.organization_id, kpi.id)
     for rule in sorted(rules, key=lambda r: r.id):
-        await reset_series(session, kpi, rule, reason)
+        locked = await rules_repository.get_rule(session, kpi.organization_id, kpi.id, rule.id)
+        if locked is not None:
+            await reset_series(session, kpi, locked, reason)
 
 
 async def list_alerts(

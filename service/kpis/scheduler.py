@@ -21,6 +21,9 @@ from service.models.base import utcnow
 
 logger = logging.getLogger("meridian.scheduler")
 BATCH = 200
+# Series that fail alone, across passes: a series broken for good is one logged traceback
+# and a reminder a minute (``FailureRun``), not a traceback every pass.
+SERIES_FAILURES = FailureRun(logger, "evaluating an alert series")
 
 
 async def evaluate_all(
@@ -63,16 +66,21 @@ async def _evaluate_each(
     now: datetime,
 ) -> int:
     emitted = 0
+    failed = False
     for organization_id, rule_id in pairs:
         try:
             emitted += await _evaluate(sessions, [rule_id], now)
         except Exception as exc:
             if _outage(exc):
                 raise
-            logger.exception(
-                "evaluating an alert series failed; skipped until the next pass",
+            failed = True
+            SERIES_FAILURES.failed(exc)
+            logger.info(
+                "alert series skipped until the next pass",
                 extra={"rule_id": str(rule_id), "organization_id": str(organization_id)},
             )
+    if not failed:
+        SERIES_FAILURES.succeeded()
     return emitted
 
 
