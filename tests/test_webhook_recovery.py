@@ -151,3 +151,32 @@ async def test_recover_keeps_to_its_window(
         assert response.json() == {"requeued": 0}
         assert await dispatcher.dispatch_once() == 0
     assert receiver.received == []
+
+
+async def test_recover_leaves_out_the_news_of_the_endpoint_own_disabling(
+    app: FastAPI, tenant: Tenant, dispatcher: Dispatcher
+) -> None:
+    """The fan-out skipped the endpoint's own ``webhook_endpoint.disabled`` (it was disabled
+    by then); that news is for the other endpoints, so recover does not send it either."""
+    async with Receiver() as receiver:
+        created = await tenant.create("/v1/webhook-endpoints", {"url": receiver.url})
+        path = f"/v1/webhook-endpoints/{created['id']}"
+        await tenant.post(f"{path}/disable")
+        ids = []
+        async with app.state.sessionmaker() as session:
+            for about in (created["id"], "00000000-0000-4000-8000-000000000001"):
+                event = await record_event(
+                    session,
+                    tenant.organization_id,
+                    "webhook_endpoint.disabled",
+                    utcnow(),
+                    {"endpoint_id": about, "reason": "failing"},
+                )
+                ids.append(event.id)
+            await session.commit()
+        await tenant.post(f"{path}/enable")
+        response = await tenant.post(f"{path}/recover", json={"since": an_hour_ago()})
+        assert response.json() == {"requeued": 1}
+        while await dispatcher.dispatch_once():
+            pass
+    assert receiver.ids() == [ids[1]]

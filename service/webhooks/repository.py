@@ -106,6 +106,10 @@ WHERE e.id = :endpoint_id
   AND (CAST(:until AS timestamptz) IS NULL OR ev.created_at < :until)
   AND ev.suppressed_reason IS NULL
   AND (ev.endpoint_id IS NULL OR ev.endpoint_id = e.id)
+  -- Its own disabling is news for the other endpoints (the fan-out skipped it, as it was
+  -- disabled by then), not for itself.
+  AND NOT (ev.type = 'webhook_endpoint.disabled'
+           AND convert_from(ev.body, 'UTF8')::jsonb #>> '{data,endpoint_id}' = e.id::text)
   -- The events_fan_out trigger's subscription rule (migration 0004), for the endpoint's
   -- event types as they are now.
   AND (
