@@ -220,8 +220,8 @@ class ObjectiveNode:
         )
 
     @strawberry.field(
-        description="The final score's grade: green from 0.7, yellow from 0.4, red below; "
-        "null until there is a final score."
+        description="The final score's grade: green from 0.7, yellow from 0.4, red below "
+        "(`MERIDIAN_GRADE_GREEN`, `MERIDIAN_GRADE_YELLOW`); null until there is a final score."
     )
     def grade(self) -> Grade | None:
         return graded(self.final_score)
