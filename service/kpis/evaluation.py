@@ -129,22 +129,7 @@ def _from_quiet(
         return out
     pending_since = (s.pending_since if s.state is State.PENDING else None) or now
     if now - pending_since >= policy.pending_for:
-        previous = s.state
-        alert_id = _made(new_alert_id)
-        _move(
-            out,
-            now,
-            state=State.FIRING,
-            severity=breached,
-            alert_id=alert_id,
-            pending_since=None,
-            started_at=now,
-            last_notified_at=now,
-            renotify_count=0,
-        )
-        out.events.append(
-            Emitted("kpi.breached", "new", previous, State.FIRING, breached, alert_id)
-        )
+        _open_breach(out, now, breached, "new", new_alert_id)
     elif s.state is State.OK or s.severity != breached:
         _move(out, now, state=State.PENDING, severity=breached, pending_since=pending_since)
     return out
@@ -246,7 +231,15 @@ def _no_data_alerting(
         return _maybe_renotify(policy, out, now)
     if s.state in (State.FIRING, State.RECOVERING):
         return _notify(out, now, "no_data", severity)
-    previous = s.state
+    _open_breach(out, now, severity, "no_data", new_alert_id)
+    return out
+
+
+def _open_breach(
+    out: Outcome, now: datetime, severity: Severity, reason: str, new_alert_id: NewAlertId
+) -> None:
+    """A new firing episode (its own ``alert_id``), told as ``kpi.breached``."""
+    previous = out.state.state
     alert_id = _made(new_alert_id)
     _move(
         out,
@@ -259,10 +252,7 @@ def _no_data_alerting(
         last_notified_at=now,
         renotify_count=0,
     )
-    out.events.append(
-        Emitted("kpi.breached", "no_data", previous, State.FIRING, severity, alert_id)
-    )
-    return out
+    out.events.append(Emitted("kpi.breached", reason, previous, State.FIRING, severity, alert_id))
 
 
 def unmuted(current: SeriesState, now: datetime) -> Outcome:
