@@ -129,7 +129,7 @@ def _from_quiet(
         return out
     pending_since = (s.pending_since if s.state is State.PENDING else None) or now
     if now - pending_since >= policy.pending_for:
-        _open_breach(out, now, breached, "new", new_alert_id)
+        _open_episode(out, now, new_alert_id, "kpi.breached", "new", State.FIRING, breached)
     elif s.state is State.OK or s.severity != breached:
         _move(out, now, state=State.PENDING, severity=breached, pending_since=pending_since)
     return out
@@ -200,22 +200,8 @@ def _no_data(policy: Policy, out: Outcome, now: datetime, new_alert_id: NewAlert
         # The breach episode ends here, said so: the no-data episode that follows has its
         # own alert id and dedup key, and nothing would ever resolve the breach's otherwise.
         _resolve(out, now, "no_data")
-    was = out.state.state
-    alert_id = _made(new_alert_id)
     # A no-data episode is its own alert, as Grafana's DatasourceNoData is.
-    _move(
-        out,
-        now,
-        state=State.NO_DATA,
-        severity=None,
-        alert_id=alert_id,
-        pending_since=None,
-        recovering_since=None,
-        started_at=now,
-        last_notified_at=now,
-        renotify_count=0,
-    )
-    out.events.append(Emitted("kpi.no_data", "no_data", was, State.NO_DATA, None, alert_id))
+    _open_episode(out, now, new_alert_id, "kpi.no_data", "no_data", State.NO_DATA, None)
     return out
 
 
@@ -231,28 +217,35 @@ def _no_data_alerting(
         return _maybe_renotify(policy, out, now)
     if s.state in (State.FIRING, State.RECOVERING):
         return _notify(out, now, "no_data", severity)
-    _open_breach(out, now, severity, "no_data", new_alert_id)
+    _open_episode(out, now, new_alert_id, "kpi.breached", "no_data", State.FIRING, severity)
     return out
 
 
-def _open_breach(
-    out: Outcome, now: datetime, severity: Severity, reason: str, new_alert_id: NewAlertId
+def _open_episode(
+    out: Outcome,
+    now: datetime,
+    new_alert_id: NewAlertId,
+    event_type: str,
+    reason: str,
+    state: State,
+    severity: Severity | None,
 ) -> None:
-    """A new firing episode (its own ``alert_id``), told as ``kpi.breached``."""
+    """A new episode (firing, or no data) with its own ``alert_id``, told as ``event_type``."""
     previous = out.state.state
     alert_id = _made(new_alert_id)
     _move(
         out,
         now,
-        state=State.FIRING,
+        state=state,
         severity=severity,
         alert_id=alert_id,
         pending_since=None,
+        recovering_since=None,
         started_at=now,
         last_notified_at=now,
         renotify_count=0,
     )
-    out.events.append(Emitted("kpi.breached", reason, previous, State.FIRING, severity, alert_id))
+    out.events.append(Emitted(event_type, reason, previous, state, severity, alert_id))
 
 
 def unmuted(current: SeriesState, now: datetime) -> Outcome:
