@@ -7,7 +7,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -141,21 +141,17 @@ class Settings(BaseSettings):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
         return value
 
-    @field_validator("pace_at_risk")
+    @field_validator("pace_at_risk", "grade_yellow")
     @classmethod
-    def _bands_ordered(cls, value: float, info: object) -> float:
-        data = getattr(info, "data", {})
-        if "pace_on_track" in data and value > data["pace_on_track"]:
-            raise ValueError("pace_at_risk must not exceed pace_on_track")
+    def _bands_ordered(cls, value: float, info: ValidationInfo) -> float:
+        """A lower band's bound must not exceed the one above it."""
+        above = _BAND_ABOVE[info.field_name or ""]
+        if above in info.data and value > info.data[above]:
+            raise ValueError(f"{info.field_name} must not exceed {above}")
         return value
 
-    @field_validator("grade_yellow")
-    @classmethod
-    def _grades_ordered(cls, value: float, info: object) -> float:
-        data = getattr(info, "data", {})
-        if "grade_green" in data and value > data["grade_green"]:
-            raise ValueError("grade_yellow must not exceed grade_green")
-        return value
+
+_BAND_ABOVE = {"pace_at_risk": "pace_on_track", "grade_yellow": "grade_green"}
 
 
 @lru_cache
