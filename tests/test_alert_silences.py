@@ -4,6 +4,7 @@ suppresses the end of an episode a consumer was told of."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -147,6 +148,22 @@ async def test_ending_a_mute_tells_the_breach_it_kept(tenant: Tenant) -> None:
     await mute(tenant, created["id"], None)  # already over: nothing more to tell
     await post(tenant, 3.1)
     assert len(await history(tenant)) == 2
+
+
+async def test_clearing_a_mute_that_ran_out_unevaluated_tells_the_breach_it_kept(
+    tenant: Tenant,
+) -> None:
+    """The silence ran out after the series' last evaluation, and a PATCH clears it before
+    the next one: the evaluator no longer sees a silence to end, so the PATCH tells."""
+    await make_kpi(tenant)
+    created = await rule(tenant, muted_until=iso(now() + timedelta(seconds=2)))
+    await post(tenant, 3.0)
+    await asyncio.sleep(2.2)
+    await mute(tenant, created["id"], None)
+    assert told(await history(tenant)) == [
+        ("kpi.breached", "new", "silence"),
+        ("kpi.breached", "unmuted", None),
+    ]
 
 
 async def test_a_mute_set_after_the_breach_was_told_adds_nothing_when_it_ends(

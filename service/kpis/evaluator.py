@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.common.ids import prefixed
 from service.kpis import rules_repository
 from service.kpis.evaluation import OPEN, Observation, OnNoData, Policy, SeriesState, evaluate
-from service.kpis.notices import THRESHOLD_FIELDS, emit, mute_ended_since, tell_unmuted
+from service.kpis.notices import THRESHOLD_FIELDS, emit, silence_ended, tell_unmuted
 from service.kpis.rule_rows import RuleRow, StateRow, series_of
 from service.kpis.rules_repository import WindowAsk
 from service.kpis.running import Agg, advance, reusable, split_fresh, value_of
@@ -111,7 +111,7 @@ async def evaluate_rules(
         policy = policy_of(rule)
         has_data = newest is not None and now - newest <= policy.no_data_after
         enough = value if samples >= rule.min_samples else None
-        mute_ended = mute_ended_since(rule, row.last_eval_at, now)
+        mute_ended = silence_ended(rule.muted_until, row.last_eval_at, rule.muted_until, now)
         outcome = evaluate(
             policy, series_of(row), Observation(enough, has_data, samples), now, _alert_id
         )

@@ -26,11 +26,21 @@ from service.kpis.thresholds import Severity, threshold_json
 THRESHOLD_FIELDS = ("warning", "critical", "warning_recovery", "critical_recovery")
 
 
-def mute_ended_since(rule: RuleRow, last_eval_at: datetime | None, now: datetime) -> bool:
-    """The rule's silence ran out between the series' last evaluation and this one: what
-    that evaluation (or one before it) emitted may have been suppressed."""
-    until = rule.muted_until
-    return until is not None and last_eval_at is not None and last_eval_at < until <= now
+def silence_ended(
+    muted_until_then: datetime | None,
+    last_eval_at: datetime | None,
+    muted_until_now: datetime | None,
+    now: datetime,
+) -> bool:
+    """A silence covered the series' last evaluation (``muted_until_then``, as the rule was)
+    and none covers it now: what that evaluation (or one before it) emitted may have been
+    suppressed. The same whether the silence ran out or a PATCH ended it."""
+    was_muted = (
+        muted_until_then is not None
+        and last_eval_at is not None
+        and last_eval_at < muted_until_then
+    )
+    return was_muted and (muted_until_now is None or muted_until_now <= now)
 
 
 async def tell_unmuted(

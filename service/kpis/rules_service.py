@@ -17,7 +17,7 @@ from service.common.pagination import PageRequest, decode_keyset, encode_keyset
 from service.errors import NotFound, ValidationFailed, refuse_nulls
 from service.kpis import events_repository, rules_repository
 from service.kpis.evaluation import OPEN, State
-from service.kpis.notices import emit_reset, tell_unmuted
+from service.kpis.notices import emit_reset, silence_ended, tell_unmuted
 from service.kpis.rule_rows import rule_row_of, state_row_of
 from service.kpis.rule_schemas import AlertRuleCreate, AlertRuleUpdate
 from service.kpis.schemas import Direction
@@ -138,8 +138,7 @@ async def _follow_silence(
         return
     state.rule_version = rule.version
     now = utcnow()
-    ended = was_muted_until is not None and was_muted_until > now
-    ended = ended and (rule.muted_until is None or rule.muted_until <= now)
+    ended = silence_ended(was_muted_until, state.last_eval_at, rule.muted_until, now)
     if ended and state.state in OPEN:
         row = state_row_of(state)
         await tell_unmuted(session, [(rule_row_of(rule, kpi), row)], now)
